@@ -1,0 +1,40 @@
+# gptlab: `make train` and `make test` work on a fresh clone (each sets itself up first).
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TINYSHAKESPEARE ?= ../shared/data/tinyshakespeare.txt
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}'
+
+install: $(STAMP) ## create .venv and install gptlab with its test extras (CPU torch)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: the CPU build that lies on this machine's disk (a plain `torch`
+	# requirement could resolve to a multi-GB CUDA build)
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+train: install ## train the default model on the CPU (a few minutes), then print samples
+	$(BIN)/gptlab-train $(ARGS)
+
+test: install ## run the test suite
+	$(BIN)/pytest -q
+
+lint: install ## ruff check + format check
+	$(BIN)/ruff check gptlab tests
+	$(BIN)/ruff format --check gptlab tests
+
+bench-cpu: install ## the default recipe on tinyshakespeare (char level): wall time, tokens/s, val loss
+	$(BIN)/python -m gptlab.bench.cpu_recipe --data $(TINYSHAKESPEARE) $(ARGS)
+
+clean: ## remove the venv, caches and run outputs
+	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+.PHONY: help install train test lint bench-cpu clean

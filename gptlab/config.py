@@ -1,0 +1,186 @@
+"""The root config schema, plugin loading, and the checks that run before any data is read.
+
+Hydra composes ``conf/config.yaml`` (the defaults list) onto the typed schemas in its
+ConfigStore. This module adds what Hydra does not do: closest-key suggestions for a misspelled
+override, and cross-field checks with messages that say what would be valid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from importlib import import_module
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from gptlab import registry
+from gptlab.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "conf"
+CONFIG_NAME = "config"
+PLUGIN_ENV = "GPTLAB_PLUGINS"
+PLUGIN_ENTRY_POINT_GROUP = "gptlab.plugins"
+
+
+@dataclass
+class RunConfig:
+    """The root of every run: a seed, a cache dir and one node per config group."""
+
+    seed: int = 1337
+    cache_dir: str = "~/.cache/gptlab"
+    model: Any = MISSING
+    optimizer: Any = MISSING
+    schedule: Any = MISSING
+    data: Any = MISSING
+    tokenizer: Any = MISSING
+    logger: Any = MISSING
+    trainer: Any = MISSING
+    tags: list[str] = field(default_factory=list)
+
+
+ConfigStore.instance().store(name="run_schema", node=RunConfig)
+
+
+def load_plugins() -> list[str]:
+    """Import user modules that register components: ``$GPTLAB_PLUGINS`` and entry points."""
+    loaded = []
+    for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
+        try:
+            import_module(module)
+        except ImportError as error:
+            raise ConfigError(
+                f"{PLUGIN_ENV} names module '{module}', which cannot be imported ({error}). "
+                f"Put its folder on PYTHONPATH (or run from that folder) or fix the name."
+            ) from None
+        loaded.append(module)
+    for ep in entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
+        ep.load()
+        loaded.append(ep.value)
+    return loaded
+
+
+def prepare_registry() -> None:
+    """Register the built-in components, the plugins, and expose YAML-less ones as options."""
+    import gptlab.components  # noqa: F401  (registers every built-in component)
+
+    load_plugins()
+    registry.expose_unconfigured(str(CONFIG_DIR))
+
+
+# ---------------------------------------------------------------------------- override checks
+
+
+def _config_groups() -> set[str]:
+    groups = set()
+    for path in CONFIG_DIR.rglob("*.yaml"):
+        if path.parent != CONFIG_DIR:
+            groups.add(path.parent.relative_to(CONFIG_DIR).as_posix())
+    for kind in registry.GROUP_KINDS:
+        if registry.names(kind):
+            groups.add(kind)
+    return groups
+
+
+def _key_suggestions(cfg: DictConfig, key: str) -> str:
+    """A sentence naming the closest valid keys to the misspelled ``key``."""
+    parts = key.split(".")
+    node: Any = cfg
+    for i, part in enumerate(parts):
+        if isinstance(node, DictConfig) and part in node.keys():
+            node = node._get_node(part)  # a node, even where the value is still ??? (missing)
+            continue
+        parent = ".".join(parts[:i])
+        valid = list(node.keys()) if isinstance(node, DictConfig) else []
+        prefix = f"{parent}." if parent else ""
+        close = difflib.get_close_matches(part, valid, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(prefix + c for c in close)}?" if close else ""
+        listing = ", ".join(prefix + str(v) for v in valid)
+        return (
+            f"Unknown config key '{key}'.{hint} Valid keys{' under ' + repr(parent) if parent else ''}: "
+            f"{listing}. To add a new key on purpose, write +{key}=..."
+        )
+    return ""
+
+
+def check_overrides(overrides: list[str]) -> None:
+    """Fail early, with the closest valid keys, on an override that names no existing key."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides=overrides)
+    except Exception:
+        return  # Hydra itself reports syntax errors
+    groups = _config_groups()
+    choices, keys = [], []
+    for override in parsed:
+        name = override.key_or_group
+        if name.startswith("hydra") or override.package or name in groups:
+            if name in groups and not override.is_delete():
+                first = (
+                    next(iter(override.sweep_string_iterator()), None)
+                    if override.is_sweep_override()
+                    else override.get_value_element_as_str()
+                )
+                if first is not None:
+                    choices.append(f"{name}={first}")
+            continue
+        if override.is_add() or override.is_force_add() or override.is_delete():
+            continue
+        keys.append(name)
+    if not keys:
+        return
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(config_name=CONFIG_NAME, overrides=choices)
+    except Exception:
+        return  # a bad group choice: Hydra reports it with the valid options
+    finally:
+        GlobalHydra.instance().clear()
+    for key in keys:
+        message = _key_suggestions(cfg, key)
+        if message:
+            raise ConfigError(message)
+
+
+# ------------------------------------------------------------------------- cross-field checks
+
+
+def typed_node(kind: str, node: DictConfig) -> Any:
+    """The group node as its registered config dataclass; dataclass checks run in __post_init__."""
+    entry = registry.lookup(kind, node.name, key=f"{kind}.name")
+    missing = sorted(OmegaConf.missing_keys(node))
+    if missing:
+        raise ConfigError(
+            f"{kind}.{missing[0]} has no value and must be set, e.g. on the command line: {kind}.{missing[0]}=... "
+            f"(missing: {', '.join(f'{kind}.{key}' for key in missing)})."
+        )
+    try:
+        return registry.to_config(entry, node)
+    except ConfigError:
+        raise
+    except Exception as error:  # OmegaConf type errors name the key already
+        raise ConfigError(f"Invalid {kind} config: {error}") from None
+
+
+def resolve(cfg: DictConfig) -> dict[str, Any]:
+    """Every group node as its typed config, after all single-group and cross-group checks."""
+    from gptlab.trainer.config import TrainerConfig
+
+    typed = {kind: typed_node(kind, cfg[kind]) for kind in registry.GROUP_KINDS}
+    trainer = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainerConfig), cfg.trainer))
+    schedule = typed["schedule"]
+    if getattr(schedule, "warmup_steps", 0) >= trainer.max_steps:
+        raise ConfigError(
+            f"schedule.warmup_steps={schedule.warmup_steps} is not shorter than "
+            f"trainer.max_steps={trainer.max_steps}; use warmup_steps < max_steps."
+        )
+    typed["trainer"] = trainer
+    return typed

@@ -1,0 +1,1 @@
+"""Models and their building blocks; each block kind is one module, each value one registered class."""

@@ -1,0 +1,1 @@
+"""Optimizers (``conf/optimizer/``): each builder takes its config and the model."""

@@ -1,0 +1,133 @@
+"""The one switch of gptlab: a config name maps to a registered component.
+
+A component is a class (or factory function) plus an optional config dataclass. Registering it
+with a config stores the dataclass in Hydra's ConfigStore as the typed schema
+``schema/<kind>/<name>``; a YAML option in ``conf/<kind>/`` extends that schema, so Hydra checks
+keys and types while it composes. Code never compares a config string: it asks the registry.
+
+Register your own component in your own module and select it by name::
+
+    from dataclasses import dataclass
+    from gptlab.registry import register
+
+    @dataclass
+    class StepDecayConfig:
+        name: str = "step_decay"
+        warmup_steps: int = 0
+        every: int = 100
+        gamma: float = 0.5
+
+    @register("schedule", "step_decay", StepDecayConfig)
+    def step_decay(cfg, max_steps):
+        return lambda step: cfg.gamma ** (step // cfg.every)
+
+then ``GPTLAB_PLUGINS=my_module gptlab-train schedule=step_decay schedule.gamma=0.3``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, is_dataclass
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+from gptlab.errors import ConfigError
+
+# Kinds whose config is a whole Hydra config group (conf/<kind>/); the others are building
+# blocks selected by a string field inside a group (e.g. model.norm).
+GROUP_KINDS = ("model", "optimizer", "schedule", "data", "tokenizer", "logger")
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: str
+    name: str
+    target: Callable[..., Any]
+    config: type | None
+
+    @property
+    def summary(self) -> str:
+        doc = (self.target.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+
+_ENTRIES: dict[str, dict[str, Entry]] = {}
+
+
+def register(kind: str, name: str, config: type | None = None) -> Callable:
+    """Decorator: register ``target`` as component ``name`` of ``kind``, with its config schema."""
+    if config is not None and not is_dataclass(config):
+        raise TypeError(f"config for {kind}/{name} must be a dataclass, got {config!r}")
+
+    def decorator(target: Callable) -> Callable:
+        existing = _ENTRIES.setdefault(kind, {}).get(name)
+        if existing is not None and existing.target is not target:
+            raise ValueError(f"{kind} '{name}' is already registered by {existing.target!r}")
+        _ENTRIES[kind][name] = Entry(kind, name, target, config)
+        if config is not None:
+            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=config)
+        return target
+
+    return decorator
+
+
+def kinds() -> list[str]:
+    return sorted(_ENTRIES)
+
+
+def names(kind: str) -> list[str]:
+    return sorted(_ENTRIES.get(kind, {}))
+
+
+def lookup(kind: str, name: str, key: str | None = None) -> Entry:
+    """The entry for ``name``; an unknown name raises an error that lists the valid ones."""
+    entries = _ENTRIES.get(kind, {})
+    if name in entries:
+        return entries[name]
+    close = difflib.get_close_matches(str(name), list(entries), n=3)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    where = key or f"{kind}.name"
+    raise ConfigError(
+        f"Unknown {kind} '{name}' at {where}.{hint} Valid {kind} names: {', '.join(sorted(entries))}. "
+        f"Register your own with gptlab.registry.register (see `gptlab-list`)."
+    )
+
+
+def to_config(entry: Entry, cfg: Any) -> Any:
+    """Turn a DictConfig or plain dict into the entry's config dataclass (validated by OmegaConf)."""
+    if entry.config is None or is_dataclass(cfg) and not isinstance(cfg, type):
+        return cfg
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    node = OmegaConf.merge(OmegaConf.structured(entry.config), cfg)
+    return OmegaConf.to_object(node)
+
+
+def build(kind: str, cfg: Any, *args: Any, **kwargs: Any) -> Any:
+    """Build the component that ``cfg.name`` names, passing it its typed config."""
+    name = cfg["name"] if isinstance(cfg, (dict, DictConfig)) else cfg.name
+    entry = lookup(kind, name)
+    return entry.target(to_config(entry, cfg), *args, **kwargs)
+
+
+def build_part(kind: str, name: str, *args: Any, key: str | None = None, **kwargs: Any) -> Any:
+    """Build a building block selected by a plain string field (e.g. ``model.norm``)."""
+    return lookup(kind, name, key).target(*args, **kwargs)
+
+
+def expose_unconfigured(config_dir: str) -> None:
+    """Make every registered component selectable as ``<kind>=<name>`` even without a YAML file.
+
+    Built-in options live as YAML files in ``conf/<kind>/``; a plugin's component has none, so
+    its dataclass defaults become the option.
+    """
+    from pathlib import Path
+
+    store = ConfigStore.instance()
+    for kind in GROUP_KINDS:
+        for name, entry in _ENTRIES.get(kind, {}).items():
+            if entry.config is not None and not (Path(config_dir) / kind / f"{name}.yaml").exists():
+                store.store(group=kind, name=name, node=entry.config)

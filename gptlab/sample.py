@@ -1,0 +1,67 @@
+"""``gptlab-sample RUN_DIR``: sample text from a trained run's best (or last) checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gptlab import registry
+from gptlab.config import prepare_registry
+from gptlab.errors import GptlabError, report
+from gptlab.generate import sample_texts
+from gptlab.tokenizer import tokenizer_from_state
+from gptlab.train import resolve_device
+from gptlab.trainer import checkpoint
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gptlab-sample", description=__doc__)
+    parser.add_argument("run_dir", type=Path, help="a training run's output folder")
+    parser.add_argument("--prompt", default="", help="text to continue (default: a newline)")
+    parser.add_argument("--max-new-tokens", type=int, default=200)
+    parser.add_argument("--temperature", type=float, default=0.8)
+    parser.add_argument("--top-k", type=int, default=40, help="0 samples from the whole vocabulary")
+    parser.add_argument("--num-samples", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint", choices=["best", "last"], default="best", help="preferred checkpoint")
+    parser.add_argument("--device", default="auto")
+    return parser.parse_args(argv)
+
+
+def sample(args: argparse.Namespace) -> list[str]:
+    if args.temperature <= 0 or args.max_new_tokens < 0 or args.top_k < 0 or args.num_samples < 1:
+        raise GptlabError("--temperature must be > 0, --max-new-tokens and --top-k >= 0, --num-samples >= 1.")
+    prepare_registry()
+    device = resolve_device(args.device)
+    path = checkpoint.find(args.run_dir, prefer=f"{args.checkpoint}.pt")
+    state = checkpoint.load(path, map_location=device)
+    tokenizer = tokenizer_from_state(state["tokenizer"])
+    model_cfg = state["config"]["model"]
+    model = registry.build("model", model_cfg, vocab_size=tokenizer.vocab_size).to(device)
+    model.load_state_dict(state["model"])
+    return sample_texts(
+        model,
+        tokenizer,
+        args.prompt,
+        args.num_samples,
+        args.max_new_tokens,
+        model_cfg["block_size"],
+        args.temperature,
+        args.top_k or None,
+        args.seed,
+        device,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        texts = sample(args)
+    except GptlabError as error:
+        report(error)
+        raise SystemExit(2) from None
+    print(("\n" + "-" * 40 + "\n").join(texts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""Typed config of the training loop (``conf/trainer/``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from hydra.core.config_store import ConfigStore
+
+from gptlab.errors import ConfigError
+
+DTYPES = ("float32", "bfloat16", "float16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 2000
+    stop_at_step: Optional[int] = None  # save and exit here; the schedule still spans max_steps
+    batch_size: int = 32
+    grad_accum_steps: int = 1
+    grad_clip: float = 1.0  # 0 disables clipping (the norm is still logged)
+    eval_every: int = 250
+    eval_batches: int = 16
+    log_every: int = 10
+    dtype: str = "float32"  # autocast dtype
+    device: str = "auto"
+    compile: bool = False
+    threads: int = 0  # torch CPU threads; 0 keeps torch's default
+    resume: bool = False
+    progress: bool = True
+    samples: int = 2
+    sample_tokens: int = 300
+    sample_prompt: str = ""
+    sample_temperature: float = 0.8
+    sample_top_k: int = 40
+
+    def __post_init__(self) -> None:
+        for key in ("max_steps", "batch_size", "grad_accum_steps", "eval_every", "eval_batches", "log_every"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"trainer.{key}={getattr(self, key)} must be a positive integer.")
+        if self.stop_at_step is not None and not 0 < self.stop_at_step <= self.max_steps:
+            raise ConfigError(
+                f"trainer.stop_at_step={self.stop_at_step} must lie in 1..trainer.max_steps={self.max_steps} (or be null)."
+            )
+        if self.grad_clip < 0:
+            raise ConfigError(f"trainer.grad_clip={self.grad_clip} must be >= 0 (0 disables clipping).")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"trainer.dtype='{self.dtype}' is not one of {', '.join(DTYPES)}.")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError(f"trainer.device='{self.device}' is not one of {', '.join(DEVICES)} or cuda:N.")
+        if self.samples < 0 or self.sample_tokens < 0 or self.threads < 0:
+            raise ConfigError("trainer.samples, trainer.sample_tokens and trainer.threads must be >= 0.")
+        if self.sample_temperature <= 0:
+            raise ConfigError(f"trainer.sample_temperature={self.sample_temperature} must be > 0.")
+
+
+ConfigStore.instance().store(group="schema/trainer", name="default", node=TrainerConfig)

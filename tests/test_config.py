@@ -1,0 +1,120 @@
+"""Every option of every config group composes and builds; bad configs fail early and clearly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from gptlab import registry
+from gptlab.config import CONFIG_DIR, resolve
+from gptlab.errors import ConfigError
+from gptlab.logger import RunContext
+from tests.helpers import MACBETH, compose_config, train_cli
+
+
+def group_options() -> list[tuple[str, str]]:
+    return sorted((p.parent.name, p.stem) for p in CONFIG_DIR.glob("*/*.yaml"))
+
+
+def test_every_group_has_options():
+    groups = {group for group, _ in group_options()}
+    assert groups == {"model", "optimizer", "data", "schedule", "logger", "trainer", "tokenizer"}
+
+
+@pytest.mark.parametrize("group,option", group_options())
+def test_every_option_composes_and_builds(group, option, text_file, tmp_path):
+    overrides = [
+        f"{group}={option}",
+        *(["data.path=" + str(text_file)] if option == "text" else MACBETH if group != "data" else []),
+    ]
+    if group == "data" and option == "shakespeare":
+        overrides.append("data.plays=[macbeth]")
+    cfg = compose_config(overrides)
+    typed = resolve(cfg)
+    assert typed[group].__class__.__name__.endswith("Config")
+    if group == "trainer":
+        return
+    kind_cfg = typed[group]
+    assert kind_cfg.name == cfg[group].name
+    if group == "model":
+        model = registry.build("model", kind_cfg, vocab_size=50)
+        assert model(torch.zeros(2, 8, dtype=torch.long)).shape == (2, 8, 50)
+    elif group == "optimizer":
+        assert isinstance(registry.build("optimizer", kind_cfg, torch.nn.Linear(4, 4)), torch.optim.Optimizer)
+    elif group == "schedule":
+        schedule = registry.build("schedule", kind_cfg, 100)
+        assert all(0.0 < schedule(step) <= 1.0 for step in range(100))
+    elif group == "data":
+        train, val = registry.build("data", kind_cfg).read_splits()
+        assert len(train) > 8 * len(val) > 0
+    elif group == "tokenizer":
+        tokenizer = registry.build("tokenizer", kind_cfg).fit("hello world")
+        assert tokenizer.decode(tokenizer.encode("hello").tolist()) == "hello"
+    elif group == "logger":
+        sinks = registry.build("logger", kind_cfg, RunContext(tmp_path, {"seed": 1}))
+        for sink in sinks:
+            sink.log(1, {"train_loss": 1.0})
+            sink.finish()
+        assert (tmp_path / "metrics.jsonl").exists() == (option != "none")
+
+
+def test_issue_keys_exist():
+    cfg = compose_config([])
+    for key in (
+        "seed",
+        "model.n_layer",
+        "model.n_head",
+        "model.d_model",
+        "trainer.max_steps",
+        "trainer.eval_every",
+        "trainer.resume",
+    ):
+        section, _, name = key.rpartition(".")
+        assert name in (cfg[section] if section else cfg)
+    assert "path" in compose_config(["data=text"]).data.keys()
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        (["model.d_model=100", "model.n_head=3"], "model.d_model=100 is not divisible by model.n_head=3"),
+        (["optimizer.lr=-0.1"], "optimizer.lr=-0.1 must be > 0"),
+        (["model.norm=batchnorm"], "Valid norm names: layernorm"),
+        (["optimizer.name=adamx"], "Did you mean 'adamw'"),
+        (["trainer.dtype=float8"], "trainer.dtype='float8' is not one of float32, bfloat16, float16"),
+        (["schedule.warmup_steps=5000"], "schedule.warmup_steps=5000 is not shorter than trainer.max_steps=2000"),
+        (["schedule=wsd", "schedule.decay_fraction=0"], "schedule.decay_fraction=0.0 must lie in (0, 1]"),
+        (["data.val_fraction=1.5"], "data.val_fraction=1.5 must lie strictly between 0 and 1"),
+        (["data=text"], "data.path has no value"),
+        (["model.n_layer=0"], "model.n_layer=0 must be a positive integer"),
+    ],
+)
+def test_cross_field_errors(overrides, message):
+    with pytest.raises(ConfigError) as error:
+        resolve(compose_config(overrides))
+    assert message in str(error.value)
+
+
+def _error_run(args: list[str], tmp_path: Path) -> str:
+    result = train_cli(args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    return " ".join(result.stderr.split())
+
+
+@pytest.mark.slow
+def test_misspelled_key_names_closest_keys(tmp_path):
+    err = _error_run(["model.n_layre=4"], tmp_path)
+    assert "Unknown config key 'model.n_layre'" in err and "Did you mean model.n_layer" in err
+    err = _error_run(["trainer.max_step=4"], tmp_path)
+    assert "Did you mean trainer.max_steps" in err
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.slow
+def test_unknown_component_lists_valid_names(tmp_path):
+    err = _error_run(["model.norm=rmsnorn", "hydra.run.dir=" + str(tmp_path / "run")], tmp_path)
+    assert "Unknown norm 'rmsnorn' at model.norm" in err and "Valid norm names: layernorm" in err
+    assert not (tmp_path / "run").exists(), "a run that failed validation leaves no run dir behind"
