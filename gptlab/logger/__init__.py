@@ -35,7 +35,8 @@ class SafeLoggers:
                 getattr(sink, method)(*args)
             except Exception as error:  # a logging failure never stops training
                 warnings.warn(
-                    f"logger {type(sink).__name__} failed in {method} ({error!r}); it is switched off for this run."
+                    f"logger {type(sink).__name__} failed in {method} ({error!r}); it is switched off for this run.",
+                    stacklevel=2,
                 )
                 self.sinks.remove(sink)
 

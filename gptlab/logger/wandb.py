@@ -104,5 +104,5 @@ def wandb_logger(cfg: WandbConfig, run: RunContext) -> list:
     try:
         sinks.append(WandbSink(cfg, run))
     except Exception as error:  # no network, bad credentials, ...: never stop the training
-        warnings.warn(f"wandb could not start ({error!r}); training continues with metrics.jsonl only.")
+        warnings.warn(f"wandb could not start ({error!r}); training continues with metrics.jsonl only.", stacklevel=2)
     return sinks

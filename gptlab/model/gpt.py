@@ -21,9 +21,9 @@ from gptlab.registry import build_part, lookup, register
 @dataclass
 class GPTConfig:
     name: str = "gpt"
-    n_layer: int = 4
-    n_head: int = 4
-    d_model: int = 128
+    n_layer: int = 3
+    n_head: int = 3
+    d_model: int = 96
     block_size: int = 128
     mlp_ratio: float = 4.0
     dropout: float = 0.0

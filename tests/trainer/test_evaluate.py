@@ -1,0 +1,42 @@
+import contextlib
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from gptlab.tokenizer.char import CharTokenizer
+from gptlab.trainer.evaluate import evaluate
+
+
+class Uniform(nn.Module):
+    """Predicts every token with the same probability: loss = ln(vocab)."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.vocab = vocab
+
+    def forward(self, idx):
+        return torch.zeros(*idx.shape, self.vocab)
+
+
+def test_bits_per_byte_counts_utf8_bytes():
+    text = "aé" * 40  # 'a' is one byte, 'é' two
+    tokenizer = CharTokenizer().fit(text)
+    tokens = tokenizer.encode(text)
+    metrics = evaluate(
+        Uniform(tokenizer.vocab_size),
+        tokens,
+        torch.as_tensor(tokenizer.token_byte_lengths()),
+        block_size=8,
+        batch_size=4,
+        num_batches=1,
+        device=torch.device("cpu"),
+        autocast=contextlib.nullcontext(),
+    )
+    assert abs(metrics["val_loss"] - math.log(2)) < 1e-6
+    # windows start at even offsets: targets alternate 'é', 'a' -> 12 bytes per 8 tokens
+    starts = np.linspace(0, len(tokens) - 9, 4).astype(int)
+    byte_count = sum(int(tokenizer.token_byte_lengths()[tokens[s + 1 : s + 9]].sum()) for s in starts)
+    assert byte_count == 4 * 12
+    assert abs(metrics["val_bpb"] - 4 * 8 / byte_count) < 1e-9  # one bit per token, uniform over 2 tokens
