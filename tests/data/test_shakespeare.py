@@ -1,4 +1,4 @@
-from gptlab.data.shakespeare import ShakespeareConfig, Shakespeare, markdown_to_text, play_files
+from gptlab.data.shakespeare import Shakespeare, ShakespeareConfig, markdown_to_text, play_files
 
 PLAY = """# Macbeth
 

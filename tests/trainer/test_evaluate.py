@@ -39,4 +39,4 @@ def test_bits_per_byte_counts_utf8_bytes():
     starts = np.linspace(0, len(tokens) - 9, 4).astype(int)
     byte_count = sum(int(tokenizer.token_byte_lengths()[tokens[s + 1 : s + 9]].sum()) for s in starts)
     assert byte_count == 4 * 12
-    assert abs(metrics["val_bpb"] - 4 * 8 / byte_count) < 1e-9  # one bit per token, uniform over 2 tokens
+    assert abs(metrics["val_bpb"] - 4 * 8 / byte_count) < 1e-6  # one bit per token, uniform over 2 tokens
