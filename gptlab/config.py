@@ -153,29 +153,34 @@ def check_overrides(overrides: list[str]) -> None:
 # ------------------------------------------------------------------------- cross-field checks
 
 
-def typed_node(kind: str, node: DictConfig) -> Any:
-    """The group node as its registered config dataclass; dataclass checks run in __post_init__."""
-    entry = registry.lookup(kind, node.name, key=f"{kind}.name")
+def typed_node(group: str, schema: type, node: DictConfig) -> Any:
+    """The group node as an instance of ``schema``; dataclass checks run in __post_init__."""
     missing = sorted(OmegaConf.missing_keys(node))
     if missing:
         raise ConfigError(
-            f"{kind}.{missing[0]} has no value and must be set, e.g. on the command line: {kind}.{missing[0]}=... "
-            f"(missing: {', '.join(f'{kind}.{key}' for key in missing)})."
+            f"{group}.{missing[0]} has no value and must be set, e.g. on the command line: {group}.{missing[0]}=... "
+            f"(missing: {', '.join(f'{group}.{key}' for key in missing)})."
         )
     try:
-        return registry.to_config(entry, node)
+        return registry.as_dataclass(schema, node)
     except ConfigError:
         raise
     except Exception as error:  # OmegaConf type errors name the key already
-        raise ConfigError(f"Invalid {kind} config: {error}") from None
+        raise ConfigError(f"Invalid {group} config: {error}") from None
+
+
+def typed_component(kind: str, node: DictConfig) -> Any:
+    """The group node as the config dataclass of the component that ``<kind>.name`` names."""
+    entry = registry.lookup(kind, node.name, key=f"{kind}.name")
+    return typed_node(kind, entry.config, node) if entry.config is not None else node
 
 
 def resolve(cfg: DictConfig) -> dict[str, Any]:
     """Every group node as its typed config, after all single-group and cross-group checks."""
     from gptlab.trainer.config import TrainerConfig
 
-    typed = {kind: typed_node(kind, cfg[kind]) for kind in registry.GROUP_KINDS}
-    trainer = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TrainerConfig), cfg.trainer))
+    typed = {kind: typed_component(kind, cfg[kind]) for kind in registry.GROUP_KINDS}
+    trainer = typed_node("trainer", TrainerConfig, cfg.trainer)
     schedule = typed["schedule"]
     if getattr(schedule, "warmup_steps", 0) >= trainer.max_steps:
         raise ConfigError(

@@ -96,14 +96,18 @@ def lookup(kind: str, name: str, key: str | None = None) -> Entry:
     )
 
 
-def to_config(entry: Entry, cfg: Any) -> Any:
-    """Turn a DictConfig or plain dict into the entry's config dataclass (validated by OmegaConf)."""
-    if entry.config is None or is_dataclass(cfg) and not isinstance(cfg, type):
-        return cfg
+def as_dataclass(schema: type, cfg: Any) -> Any:
+    """Turn a DictConfig or plain dict into an instance of ``schema`` (validated by OmegaConf)."""
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)
-    node = OmegaConf.merge(OmegaConf.structured(entry.config), cfg)
-    return OmegaConf.to_object(node)
+    return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), cfg))
+
+
+def to_config(entry: Entry, cfg: Any) -> Any:
+    """The entry's config dataclass for ``cfg``; a dataclass instance (or a config-less entry) passes through."""
+    if entry.config is None or is_dataclass(cfg) and not isinstance(cfg, type):
+        return cfg
+    return as_dataclass(entry.config, cfg)
 
 
 def build(kind: str, cfg: Any, *args: Any, **kwargs: Any) -> Any:

@@ -25,12 +25,8 @@ def test_every_group_has_options():
 
 @pytest.mark.parametrize("group,option", group_options())
 def test_every_option_composes_and_builds(group, option, text_file, tmp_path):
-    overrides = [
-        f"{group}={option}",
-        *(["data.path=" + str(text_file)] if option == "text" else MACBETH if group != "data" else []),
-    ]
-    if group == "data" and option == "shakespeare":
-        overrides.append("data.plays=[macbeth]")
+    data_overrides = {"text": [f"data.path={text_file}"], "shakespeare": ["data.plays=[macbeth]"]}
+    overrides = [f"{group}={option}", *(data_overrides[option] if group == "data" else MACBETH)]
     cfg = compose_config(overrides)
     typed = resolve(cfg)
     assert typed[group].__class__.__name__.endswith("Config")
