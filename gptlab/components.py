@@ -11,6 +11,10 @@ import gptlab.model.mlp  # noqa: F401
 import gptlab.model.norm  # noqa: F401
 import gptlab.model.position  # noqa: F401
 import gptlab.optimizer.adamw  # noqa: F401
+import gptlab.optimizer.lion  # noqa: F401
+import gptlab.optimizer.muon  # noqa: F401
+import gptlab.optimizer.sgd  # noqa: F401
+import gptlab.optimizer.soap  # noqa: F401
 import gptlab.schedule  # noqa: F401
 import gptlab.tokenizer.char  # noqa: F401
 import gptlab.trainer.config  # noqa: F401

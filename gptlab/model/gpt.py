@@ -21,7 +21,7 @@ from gptlab.registry import build_part, lookup, register
 @dataclass
 class GPTConfig:
     name: str = "gpt"
-    n_layer: int = 3
+    n_layer: int = 2
     n_head: int = 3
     d_model: int = 96
     block_size: int = 128

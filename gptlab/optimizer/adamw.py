@@ -1,4 +1,8 @@
-"""AdamW with parameter groups (Loshchilov & Hutter 2019, arXiv:1711.05101)."""
+"""AdamW (Kingma & Ba 2015, arXiv:1412.6980; decoupled decay: Loshchilov & Hutter 2019, arXiv:1711.05101).
+
+With the plain decay options the step is torch's own AdamW, fused where torch offers a fused
+kernel for the parameters' device; cautious or rescaled decay use gptlab's implementation.
+"""
 
 from __future__ import annotations
 
@@ -9,60 +13,54 @@ import torch
 from torch import nn
 
 from gptlab.errors import ConfigError
+from gptlab.optimizer.base import DecoupledOptimizer, OptimizerConfig, check_betas, role_groups
 from gptlab.registry import register
+
+FUSED_DEVICES = ("cuda", "cpu", "mps", "xpu")
 
 
 @dataclass
-class AdamWConfig:
+class AdamWConfig(OptimizerConfig):
     name: str = "adamw"
-    lr: float = 1e-3
     betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
     eps: float = 1e-8
     weight_decay: float = 0.1
-    decay_norms_and_biases: bool = False
-    decay_embeddings: bool = False
-    fused: Optional[bool] = None  # None: torch's choice
+    fused: Optional[bool] = None  # None: fused where torch has a kernel for the device
 
     def __post_init__(self) -> None:
-        if self.lr <= 0:
-            raise ConfigError(f"optimizer.lr={self.lr} must be > 0 (typical for small GPTs: 1e-4 to 3e-3).")
-        if self.weight_decay < 0:
-            raise ConfigError(f"optimizer.weight_decay={self.weight_decay} must be >= 0.")
-        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
-            raise ConfigError(f"optimizer.betas={list(self.betas)} must be two numbers in [0, 1), e.g. [0.9, 0.95].")
+        super().__post_init__()
+        check_betas(self.betas)
         if self.eps <= 0:
             raise ConfigError(f"optimizer.eps={self.eps} must be > 0.")
 
 
-def decay_groups(model: nn.Module, decay_norms_and_biases: bool, decay_embeddings: bool) -> tuple[list, list]:
-    """Split parameters into (decayed, not decayed): by default matrices decay, the rest does not.
+def adam_update(grad: torch.Tensor, state: dict, betas: tuple[float, float], eps: float) -> torch.Tensor:
+    """Adam's bias-corrected m / (sqrt(v) + eps); keeps ``step``, ``exp_avg``, ``exp_avg_sq`` in ``state``."""
+    if not state:
+        state.update(step=0, exp_avg=torch.zeros_like(grad), exp_avg_sq=torch.zeros_like(grad))
+    state["step"] += 1
+    beta1, beta2 = betas
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(grad, 1.0 - beta1)
+    exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1.0 - beta2)
+    denom = (exp_avg_sq / (1.0 - beta2 ** state["step"])).sqrt_().add_(eps)
+    return exp_avg / (1.0 - beta1 ** state["step"]) / denom
 
-    Norm weights and biases are the parameters with fewer than two dimensions; embeddings are
-    the weights of ``nn.Embedding`` modules (a tied head shares the token embedding's weight).
-    """
-    embedding_ids = {id(m.weight) for m in model.modules() if isinstance(m, nn.Embedding)}
-    decay, no_decay, seen = [], [], set()
-    for param in model.parameters():
-        if not param.requires_grad or id(param) in seen:
-            continue
-        seen.add(id(param))
-        if param.dim() < 2:
-            (decay if decay_norms_and_biases else no_decay).append(param)
-        elif id(param) in embedding_ids:
-            (decay if decay_embeddings else no_decay).append(param)
-        else:
-            decay.append(param)
-    return decay, no_decay
+
+class AdamW(DecoupledOptimizer):
+    """AdamW with gptlab's decay options (cautious, schedule-scaled)."""
+
+    def update(self, param, grad, state, group):
+        return adam_update(grad, state, group["betas"], group["eps"])
 
 
 @register("optimizer", "adamw", AdamWConfig)
-def build_adamw(cfg: AdamWConfig, model: nn.Module) -> torch.optim.AdamW:
-    """AdamW; weight decay only on the parameter groups the config selects."""
-    decay, no_decay = decay_groups(model, cfg.decay_norms_and_biases, cfg.decay_embeddings)
-    groups = [
-        {"params": decay, "weight_decay": cfg.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(
-        [g for g in groups if g["params"]], lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=cfg.fused
-    )
+def build_adamw(cfg: AdamWConfig, model: nn.Module) -> torch.optim.Optimizer:
+    """AdamW over role groups: decay on matrices and an untied head, not on vectors and embeddings by default."""
+    groups = role_groups(model, cfg)
+    if cfg.cautious_weight_decay or cfg.weight_decay_scaling != "lr":
+        return AdamW(groups, cfg, betas=tuple(cfg.betas), eps=cfg.eps)
+    fused = cfg.fused
+    if fused is None:
+        fused = all(p.device.type in FUSED_DEVICES for group in groups for p in group["params"])
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=fused)

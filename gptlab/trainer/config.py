@@ -15,12 +15,12 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 1200
+    max_steps: int = 2000
     stop_at_step: Optional[int] = None  # save and exit here; the schedule still spans max_steps
     batch_size: int = 16
     grad_accum_steps: int = 1
     grad_clip: float = 1.0  # 0 disables clipping (the norm is still logged)
-    eval_every: int = 300
+    eval_every: int = 500
     eval_batches: int = 16
     log_every: int = 10
     dtype: str = "float32"  # autocast dtype
