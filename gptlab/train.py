@@ -269,4 +269,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # through the module, not __main__: parallel launchers pickle hydra_main by reference
+    from gptlab.train import main as package_main
+
+    package_main()
