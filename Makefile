@@ -40,8 +40,11 @@ lint: install ## ruff check + format check
 bench-cpu: install ## the default recipe on tinyshakespeare (char level): wall time, tokens/s, val loss
 	$(BIN)/python -m gptlab.bench.cpu_recipe --data $(TINYSHAKESPEARE) $(ARGS)
 
+bench-parallel: install ## a sweep of 8 tiny jobs one at a time vs sharing one GPU: wall times and ratio
+	$(BIN)/python -m gptlab.bench.parallel_sweep $(ARGS)
+
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu clean
+.PHONY: help install train test lint bench-cpu bench-parallel clean
