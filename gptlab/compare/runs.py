@@ -14,8 +14,8 @@ import yaml
 from gptlab.errors import DataError
 from gptlab.logger.jsonl import METRICS_FILE, read_metrics
 from gptlab.logger.wandb import flatten
+from gptlab.sweep.status import STATUS_FILE  # the marker a multirun job writes; optional here
 
-STATUS_FILE = "status.json"  # written by gptlab/sweep/status.py; optional here
 # The x axes a curve can be drawn against; ``flops`` only where a run logs it.
 AXES = ("step", "tokens", "flops", "train_time_s")
 

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import math
+import os
 
 import pytest
 import submitit
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
 from omegaconf import OmegaConf
 
+from gptlab.config import CONFIG_DIR, CONFIG_NAME
 from gptlab.logger.jsonl import read_metrics
 from gptlab.sweep.identity import git_commit
-from tests.helpers import MACBETH, TINY, compose_config, train_cli
+from tests.helpers import MACBETH, TINY, train_cli
 from tests.logger.test_wandb import isolated_wandb_env, logged_config, logged_history, read_wandb_records, run_file
 
 
@@ -53,16 +57,25 @@ def test_parallel_jobs_log_to_one_wandb_group(tmp_path, monkeypatch):
         assert history[10]["val_bpb"] == pytest.approx(metrics[10]["val_bpb"]) and math.isfinite(history[10]["val_bpb"])
 
 
-def test_slurm_settings_reach_the_sbatch_script(tmp_path):
-    cfg = compose_config(
-        [
-            "hydra/launcher=slurm",
-            "hydra.launcher.partition=gpu-a100",
-            "hydra.launcher.timeout_min=90",
-            f"hydra.sweep.dir={tmp_path}",
-        ],
-        return_hydra_config=True,
-    )
+def test_slurm_settings_reach_the_sbatch_script(tmp_path, monkeypatch):
+    # submitit's Slurm executor refuses to start where no `srun` is on PATH; the script text needs none
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    (fake_bin / "srun").write_text("#!/bin/sh\nexit 0\n")
+    (fake_bin / "srun").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}:{os.environ['PATH']}")
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(
+            config_name=CONFIG_NAME,
+            overrides=[
+                "hydra/launcher=slurm",
+                "hydra.launcher.partition=gpu-a100",
+                "hydra.launcher.timeout_min=90",
+                f"hydra.sweep.dir={tmp_path}",
+            ],
+            return_hydra_config=True,
+        )
     params = OmegaConf.to_container(cfg.hydra.launcher, resolve=False)
     assert params["_target_"].endswith("SlurmLauncher") and params["gpus_per_node"] == 1
     # as hydra-submitit-launcher builds its executor (SlurmLauncher.launch)
