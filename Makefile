@@ -18,6 +18,13 @@ $(STAMP): pyproject.toml
 	# requirement could resolve to a multi-GB CUDA build)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[test]'
+	# headless Chromium for the browser test of gptlab-compare's HTML report (Debian packages;
+	# as root or through sudo; where neither works the browser test is skipped)
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  ( $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium chromium-driver ) \
+	    || echo "chromium could not be installed: tests/compare/test_report_browser.py will be skipped"; \
+	fi
 	touch $(STAMP)
 
 train: install ## train the default model on the CPU (a few minutes), then print samples
@@ -33,8 +40,11 @@ lint: install ## ruff check + format check
 bench-cpu: install ## the default recipe on tinyshakespeare (char level): wall time, tokens/s, val loss
 	$(BIN)/python -m gptlab.bench.cpu_recipe --data $(TINYSHAKESPEARE) $(ARGS)
 
+bench-parallel: install ## a sweep of 8 tiny jobs one at a time vs sharing one GPU: wall times and ratio
+	$(BIN)/python -m gptlab.bench.parallel_sweep $(ARGS)
+
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu clean
+.PHONY: help install train test lint bench-cpu bench-parallel clean

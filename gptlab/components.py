@@ -16,5 +16,6 @@ import gptlab.optimizer.muon  # noqa: F401
 import gptlab.optimizer.sgd  # noqa: F401
 import gptlab.optimizer.soap  # noqa: F401
 import gptlab.schedule  # noqa: F401
+import gptlab.sweep.config  # noqa: F401
 import gptlab.tokenizer.char  # noqa: F401
 import gptlab.trainer.config  # noqa: F401

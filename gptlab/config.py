@@ -40,6 +40,7 @@ class RunConfig:
     tokenizer: Any = MISSING
     logger: Any = MISSING
     trainer: Any = MISSING
+    sweep: Any = MISSING
     tags: list[str] = field(default_factory=list)
 
 
@@ -177,6 +178,7 @@ def typed_component(kind: str, node: DictConfig) -> Any:
 
 def resolve(cfg: DictConfig) -> dict[str, Any]:
     """Every group node as its typed config, after all single-group and cross-group checks."""
+    from gptlab.sweep.config import SweepConfig
     from gptlab.trainer.config import TrainerConfig
 
     typed = {kind: typed_component(kind, cfg[kind]) for kind in registry.GROUP_KINDS}
@@ -188,4 +190,5 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
             f"trainer.max_steps={trainer.max_steps}; use warmup_steps < max_steps."
         )
     typed["trainer"] = trainer
+    typed["sweep"] = typed_node("sweep", SweepConfig, cfg.sweep)
     return typed

@@ -11,11 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from gptlab import registry
@@ -25,6 +27,10 @@ from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
+from gptlab.sweep import summary
+from gptlab.sweep.gpus import gpu_for_job, visible_gpus
+from gptlab.sweep.identity import JobIdentity, job_identity
+from gptlab.sweep.status import check_same_config, config_hash, finished_metrics, write_status
 from gptlab.trainer import checkpoint
 from gptlab.trainer.loop import Trainer
 
@@ -41,14 +47,33 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
-    """The whole run: validate, read data, build, (resume,) train, evaluate, sample."""
+def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dict[str, float]:
+    """The whole run: validate, read data, build, (resume,) train, evaluate, sample.
+
+    A multirun job (``job.num`` set) skips itself if its run dir holds the same config finished,
+    resumes from a checkpoint left there, uses its GPU from the pool, and writes ``status.json``.
+    """
+    job = job or JobIdentity()
     typed = resolve(cfg)  # every config check runs here, before any data is read
-    trainer_cfg = typed["trainer"]
+    trainer_cfg, sweep_cfg = typed["trainer"], typed["sweep"]
+    plain_config = OmegaConf.to_container(cfg, resolve=True)
+    digest, in_sweep = config_hash(plain_config), job.num is not None
+    last = checkpoint.checkpoint_path(run_dir, checkpoint.LAST)
+    if in_sweep and sweep_cfg.skip_finished:
+        done = finished_metrics(run_dir, digest)
+        if done is not None:
+            print(
+                f"skipped: {run_dir} already finished this config ({', '.join(f'{k} {v:.4f}' for k, v in done.items())})"
+            )
+            write_status(run_dir, action="skipped")
+            return done
+        trainer_cfg.resume = trainer_cfg.resume or last.exists()
     device = resolve_device(trainer_cfg.device)
+    if in_sweep and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", gpu_for_job(job.num, sweep_cfg.gpus or visible_gpus(), sweep_cfg.jobs_per_gpu))
+        torch.cuda.set_device(device)
     if trainer_cfg.threads:
         torch.set_num_threads(trainer_cfg.threads)
-    last = checkpoint.checkpoint_path(run_dir, checkpoint.LAST)
     if last.exists() and not trainer_cfg.resume:
         raise ConfigError(
             f"Run dir '{run_dir}' already holds a checkpoint. Pass trainer.resume=true to continue that run, "
@@ -75,12 +100,24 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     schedule = registry.build("schedule", typed["schedule"], trainer_cfg.max_steps)
     loader = RandomWindowLoader(splits.train, block_size, trainer_cfg.batch_size, cfg.seed, device)
-    plain_config = OmegaConf.to_container(cfg, resolve=True)
 
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
     if trainer_cfg.resume and resumed is None:
         print(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
-    run = RunContext(run_dir, plain_config, resumed["step"] if resumed else 0, resumed["loggers"] if resumed else {})
+    if in_sweep:
+        if resumed:
+            check_same_config(run_dir, resumed["config"], digest)
+        write_status(run_dir, status="running", action="resumed" if resumed else "fresh", config_hash=digest, error="")
+    run = RunContext(
+        run_dir,
+        plain_config,
+        resumed["step"] if resumed else 0,
+        resumed["loggers"] if resumed else {},
+        job.group,
+        job.name,
+        job.tags,
+        job.meta,
+    )
     loggers = SafeLoggers(registry.build("logger", typed["logger"], run))
     try:
         trainer = Trainer(
@@ -104,6 +141,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         loggers.finish(exit_code=1)
         raise
     loggers.finish()
+    if in_sweep:
+        write_status(
+            run_dir, status="done" if trainer.state.step == trainer_cfg.max_steps else "stopped", metrics=final
+        )
     if trainer.state.step == trainer_cfg.max_steps and trainer_cfg.samples:
         texts = sample_texts(
             model,
@@ -138,13 +179,32 @@ def _remove_if_empty_run(run_dir: Path) -> None:
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float | None:
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    """One run; in a multirun a failing job is recorded in its status.json and the others go on."""
+    prepare_registry()  # again: a launcher's worker process (joblib, SLURM) starts without it
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    job = job_identity(
+        Path(hydra_cfg.sweep.dir) if multirun else None,
+        list(hydra_cfg.overrides.task),
+        dict(hydra_cfg.runtime.choices),
+        cfg.sweep.name,
+    )
+    job.num = hydra_cfg.job.num if multirun else None
     try:
-        final = train(cfg, run_dir)
-    except GptlabError as error:
-        report(error)
-        _remove_if_empty_run(run_dir)
-        raise SystemExit(2) from None
+        final = train(cfg, run_dir, job)
+    except Exception as error:
+        if not multirun and not isinstance(error, GptlabError):
+            raise
+        if isinstance(error, GptlabError):
+            report(error)
+        else:
+            traceback.print_exc()
+        if not multirun:
+            _remove_if_empty_run(run_dir)
+            raise SystemExit(2) from None
+        write_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}"[:300])
+        return None
     return final.get("val_bpb")
 
 
@@ -203,7 +263,13 @@ def main() -> None:
         report(error)
         raise SystemExit(2) from None
     hydra_main()
+    if summary.failed:
+        print(f"{len(summary.failed)} job(s) failed: {', '.join(summary.failed)}", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
-    main()
+    # through the module, not __main__: parallel launchers pickle hydra_main by reference
+    from gptlab.train import main as package_main
+
+    package_main()

@@ -20,7 +20,7 @@ def group_options() -> list[tuple[str, str]]:
 
 def test_every_group_has_options():
     groups = {group for group, _ in group_options()}
-    assert groups == {"model", "optimizer", "data", "schedule", "logger", "trainer", "tokenizer"}
+    assert groups == {"model", "optimizer", "data", "schedule", "logger", "trainer", "tokenizer", "sweep"}
 
 
 @pytest.mark.parametrize("group,option", group_options())

@@ -16,6 +16,10 @@ class RunContext:
     config: dict[str, Any]  # the resolved config as plain containers
     resume_step: int = 0  # 0 for a fresh run
     state: dict[str, Any] = field(default_factory=dict)  # what the loggers saved in the checkpoint
+    group: str | None = None  # the sweep this run belongs to (gptlab/sweep/identity.py)
+    name: str | None = None  # the run's name, e.g. its swept knob values
+    tags: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)  # extra run config (Hydra choices, git commit)
 
 
 class Sink(Protocol):

@@ -1,0 +1,85 @@
+"""``gptlab-compare``: which knob value is better, and by how much.
+
+    gptlab-compare outputs/multirun/2026-01-01/12-00-00
+    gptlab-compare outputs/run-a outputs/run-b --align tokens --out reports/ab
+
+Prints the table (groups of runs that share the swept knobs, seeds aggregated), writes
+``<metric>_vs_<axis>.png`` curves and ``report.html`` into ``--out`` (default: ``compare/``
+inside the first path).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from gptlab.compare import table
+from gptlab.compare.curves import plot_curves
+from gptlab.compare.groups import ALIGN, Group, aggregate, flag_budgets, group_runs, swept_knobs
+from gptlab.compare.html import write_report
+from gptlab.compare.runs import find_runs
+from gptlab.errors import GptlabError, report
+
+REPORT_FILE = "report.html"
+
+
+@dataclass
+class Comparison:
+    knobs: list[str]
+    groups: list[Group]
+    notes: list[str]
+    images: list[Path]
+    report: Path
+
+
+def compare(paths: list[Path], out: Path, align: str = "none", console: Console | None = None) -> Comparison:
+    """Read, group, aggregate, print, plot and write the report."""
+    console = console or Console()
+    runs = find_runs(paths)
+    knobs = swept_knobs(runs)
+    groups = group_runs(runs, knobs)
+    notes = flag_budgets(groups)
+    budget = aggregate(groups, align)
+    running = [run.name for run in runs if run.status != "done"]
+    if running:
+        notes.append(f"not finished (read as far as logged): {', '.join(running)}")
+    where = f"read at {align}={budget:,.0f} (the largest all runs reached)" if budget is not None else "final values"
+    title = f"{len(runs)} runs in {len(groups)} groups, swept: {', '.join(knobs) or 'nothing'}"
+    console.print(table.rich_table(groups, knobs, f"{title} ({where})"))
+    images, plot_notes = plot_curves(groups, out)
+    notes += plot_notes
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+    page = write_report(
+        out / REPORT_FILE,
+        "gptlab comparison",
+        f"{title}; {where}; sources: {', '.join(str(p) for p in paths)}",
+        table.header(knobs),
+        table.rows(groups, knobs),
+        images,
+        notes,
+    )
+    console.print(f"report: {page}  ({len(images)} plots in {out})")
+    return Comparison(knobs, groups, notes, images, page)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="gptlab-compare", description=__doc__.split("\n\n")[0])
+    parser.add_argument("paths", nargs="+", type=Path, help="a multirun dir, or several run dirs")
+    parser.add_argument("--out", type=Path, help="where the PNGs and report.html go (default: <first path>/compare)")
+    parser.add_argument(
+        "--align", choices=ALIGN, default="none", help="read every run at the same step/tokens/FLOPs budget"
+    )
+    args = parser.parse_args(argv)
+    try:
+        compare(args.paths, args.out or args.paths[0] / "compare", args.align)
+    except GptlabError as error:
+        report(error)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
