@@ -32,6 +32,7 @@ from gptlab.sweep.gpus import gpu_for_job, visible_gpus
 from gptlab.sweep.identity import JobIdentity, job_identity
 from gptlab.sweep.status import check_same_config, config_hash, finished_metrics, write_status
 from gptlab.trainer import checkpoint
+from gptlab.trainer.budget import resolve_budget
 from gptlab.trainer.loop import Trainer
 
 SAMPLES_FILE = "samples.txt"
@@ -45,6 +46,13 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device='{name}' but torch sees no CUDA GPU here; use trainer.device=cpu or auto.")
     return torch.device(name)
+
+
+def flops_per_token(model: torch.nn.Module) -> float:
+    """Training FLOPs per token: 6 per non-embedding parameter plus attention's sequence term
+    (Kaplan et al. 2020, arXiv:2001.08361: forward 2N + 2 n_layer n_ctx d_model, backward twice that)."""
+    cfg = model.cfg
+    return 6 * model.num_parameters(non_embedding=True) + 6 * cfg.n_layer * cfg.block_size * cfg.d_model
 
 
 def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dict[str, float]:
@@ -98,7 +106,11 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         f"{len(splits.train):,} train / {len(splits.val):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
     optimizer = registry.build("optimizer", typed["optimizer"], model)
-    schedule = registry.build("schedule", typed["schedule"], trainer_cfg.max_steps)
+    tokens_per_step = trainer_cfg.batch_size * trainer_cfg.grad_accum_steps * block_size
+    budget = resolve_budget(
+        trainer_cfg.budget, trainer_cfg.max_steps, tokens_per_step, model.num_parameters(), flops_per_token(model)
+    )
+    print(budget.describe())
     loader = RandomWindowLoader(splits.train, block_size, trainer_cfg.batch_size, cfg.seed, device)
 
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
@@ -124,7 +136,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
             trainer_cfg,
             model,
             optimizer,
-            schedule,
+            lambda max_steps: registry.build("schedule", typed["schedule"], max_steps),
+            budget,
             loader,
             splits.val,
             torch.as_tensor(tokenizer.token_byte_lengths()),
@@ -143,9 +156,9 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     loggers.finish()
     if in_sweep:
         write_status(
-            run_dir, status="done" if trainer.state.step == trainer_cfg.max_steps else "stopped", metrics=final
+            run_dir, status="done" if trainer.state.step == trainer.state.max_steps else "stopped", metrics=final
         )
-    if trainer.state.step == trainer_cfg.max_steps and trainer_cfg.samples:
+    if trainer.state.step == trainer.state.max_steps and trainer_cfg.samples:
         texts = sample_texts(
             model,
             tokenizer,

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 
 from gptlab.errors import ConfigError
+from gptlab.trainer.budget import BudgetConfig
 
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+ON_NONFINITE = ("stop", "skip")
 
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 2000
+    max_steps: int = 2000  # the run's length unless trainer.budget says otherwise
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
     stop_at_step: Optional[int] = None  # save and exit here; the schedule still spans max_steps
     batch_size: int = 16
     grad_accum_steps: int = 1
@@ -28,6 +31,8 @@ class TrainerConfig:
     compile: bool = False
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
+    on_nonfinite: str = "stop"  # stop | skip: what a non-finite loss or gradient does
+    max_skipped_steps: int = 10  # with skip: stop after this many skipped steps in a row
     progress: bool = True
     samples: int = 2
     sample_tokens: int = 300
@@ -49,6 +54,8 @@ class TrainerConfig:
             raise ConfigError(f"trainer.dtype='{self.dtype}' is not one of {', '.join(DTYPES)}.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ConfigError(f"trainer.device='{self.device}' is not one of {', '.join(DEVICES)} or cuda:N.")
+        if self.on_nonfinite not in ON_NONFINITE:
+            raise ConfigError(f"trainer.on_nonfinite='{self.on_nonfinite}' is not one of {', '.join(ON_NONFINITE)}.")
         if self.samples < 0 or self.sample_tokens < 0 or self.threads < 0:
             raise ConfigError("trainer.samples, trainer.sample_tokens and trainer.threads must be >= 0.")
         if self.sample_temperature <= 0:

@@ -19,10 +19,12 @@ from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import GptlabError
 from gptlab.logger import SafeLoggers
 from gptlab.trainer import checkpoint
+from gptlab.trainer.budget import Budget, steps_for_time
 from gptlab.trainer.config import TrainerConfig
 from gptlab.trainer.evaluate import evaluate
 from gptlab.trainer.progress import TrainingProgress
 
+TIME_CALIBRATION_STEPS = 10  # a time budget measures this many steps before fixing the step count
 AUTOCAST_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -31,6 +33,13 @@ class TrainState:
     step: int = 0
     tokens_seen: int = 0
     best_val_loss: float = math.inf
+    max_steps: int = 0  # the budget's steps (a time budget sets it after measuring the speed)
+    train_seconds: float = 0.0  # time spent in training steps, across resumes
+    skipped_steps: int = 0  # steps dropped for a non-finite loss or gradient
+
+
+class Divergence(GptlabError):
+    """The loss or the gradient stopped being finite."""
 
 
 class StopRequest:
@@ -64,7 +73,8 @@ class Trainer:
         cfg: TrainerConfig,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
-        schedule: Callable[[int], float],
+        schedule_for: Callable[[int], Callable[[int], float]],
+        budget: Budget,
         loader: RandomWindowLoader,
         val_tokens: np.ndarray,
         token_bytes: torch.Tensor,
@@ -73,11 +83,14 @@ class Trainer:
         device: torch.device,
         extra_state: dict[str, Any],
     ):
-        self.cfg, self.model, self.optimizer, self.schedule = cfg, model, optimizer, schedule
+        self.cfg, self.model, self.optimizer = cfg, model, optimizer
+        self.schedule_for, self.budget = schedule_for, budget  # schedule_for(max_steps) -> step -> lr factor
         self.loader, self.val_tokens, self.token_bytes = loader, val_tokens, token_bytes
         self.loggers, self.run_dir, self.device = loggers, run_dir, device
         self.extra_state = extra_state  # saved verbatim in every checkpoint (config, tokenizer)
-        self.state = TrainState()
+        # a time budget starts with trainer.max_steps as a placeholder until the speed is measured
+        self.state = TrainState(max_steps=budget.steps or cfg.max_steps)
+        self.schedule = schedule_for(self.state.max_steps)
         self.forward = torch.compile(model) if cfg.compile else model
         dtype = AUTOCAST_DTYPES[cfg.dtype]
         self.autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
@@ -97,6 +110,9 @@ class Trainer:
             "step": self.state.step,
             "tokens_seen": self.state.tokens_seen,
             "best_val_loss": self.state.best_val_loss,
+            "max_steps": self.state.max_steps,
+            "train_seconds": self.state.train_seconds,
+            "skipped_steps": self.state.skipped_steps,
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -112,7 +128,15 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.loader.load_state_dict(state["loader"])
         checkpoint.restore_rng_states(state["rng"])
-        self.state = TrainState(state["step"], state["tokens_seen"], state["best_val_loss"])
+        self.state = TrainState(
+            state["step"],
+            state["tokens_seen"],
+            state["best_val_loss"],
+            state.get("max_steps", self.state.max_steps),
+            state.get("train_seconds", 0.0),
+            state.get("skipped_steps", 0),
+        )
+        self.schedule = self.schedule_for(self.state.max_steps)
 
     def save(self, which: str) -> None:
         checkpoint.save(self.state_dict(), checkpoint.checkpoint_path(self.run_dir, which))
@@ -120,7 +144,12 @@ class Trainer:
     # ------------------------------------------------------------------------------ steps
 
     def train_step(self) -> tuple[float, float]:
-        """One optimizer step over ``grad_accum_steps`` micro-batches; returns (loss, grad norm)."""
+        """One optimizer step over ``grad_accum_steps`` micro-batches; returns (loss, grad norm).
+
+        A non-finite loss or gradient raises :class:`Divergence` before the weights change, or,
+        with ``trainer.on_nonfinite=skip``, drops the step (up to ``trainer.max_skipped_steps`` in
+        a row). With float16 the grad scaler handles overflowing gradients itself.
+        """
         multiplier = self.schedule(self.state.step)
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * multiplier
@@ -134,12 +163,34 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        loss_value, norm_value = total.item(), grad_norm.item()
+        finite = math.isfinite(loss_value) and (math.isfinite(norm_value) or self.scaler.is_enabled())
+        if finite:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            self.consecutive_skips = 0
+        else:
+            self.diverged(loss_value, norm_value)
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         self.state.tokens_seen += self.tokens_per_step
-        return total.item(), grad_norm.item()
+        return loss_value, norm_value
+
+    consecutive_skips = 0
+
+    def diverged(self, loss: float, grad_norm: float) -> None:
+        what = f"the loss is {loss} and the gradient norm {grad_norm} at step {self.state.step + 1}"
+        self.state.skipped_steps += 1
+        self.consecutive_skips += 1
+        if self.cfg.on_nonfinite == "skip" and self.consecutive_skips <= self.cfg.max_skipped_steps:
+            print(f"skipping the step: {what} (trainer.on_nonfinite=skip)")
+            return
+        raise Divergence(
+            f"Training diverged: {what}. The last checkpoint is kept as it was. Lower optimizer.lr, add "
+            f"warmup (schedule.warmup_steps) or clipping (trainer.grad_clip), or skip such steps with "
+            f"trainer.on_nonfinite=skip (now {self.cfg.on_nonfinite}, at most trainer.max_skipped_steps="
+            f"{self.cfg.max_skipped_steps} in a row)."
+        )
 
     def evaluate(self) -> dict[str, float]:
         return evaluate(
@@ -156,52 +207,72 @@ class Trainer:
     # ------------------------------------------------------------------------------- loop
 
     def fit(self) -> dict[str, float]:
-        """Train to ``max_steps`` (or ``stop_at_step``); returns the last evaluation's metrics."""
-        cfg = self.cfg
-        end = cfg.stop_at_step or cfg.max_steps
+        """Train to the budget's end (or ``stop_at_step``); returns the last evaluation's metrics."""
+        cfg, state = self.cfg, self.state
         final: dict[str, float] = {}
+        budget_logged = False
         interval_start, interval_tokens = time.perf_counter(), 0
         self.model.train()
-        with StopRequest() as stop, TrainingProgress(cfg.max_steps, self.state.step, cfg.progress) as progress:
-            while self.state.step < end and not stop.requested:
+        with StopRequest() as stop, TrainingProgress(state.max_steps, state.step, cfg.progress) as progress:
+            while state.step < min(cfg.stop_at_step or state.max_steps, state.max_steps) and not stop.requested:
+                step_start = time.perf_counter()
                 loss, grad_norm = self.train_step()
+                state.train_seconds += time.perf_counter() - step_start
                 interval_tokens += self.tokens_per_step
-                step = self.state.step
-                if not math.isfinite(loss):
-                    raise GptlabError(
-                        f"The training loss became {loss} at step {step}. The last checkpoint is kept as it was; "
-                        f"lower optimizer.lr, add warmup (schedule.warmup_steps) or clipping (trainer.grad_clip)."
-                    )
-                is_eval = step % cfg.eval_every == 0 or step == cfg.max_steps
+                step = state.step
+                if self.budget.seconds is not None:
+                    self.follow_time_budget(progress)
+                is_eval = step % cfg.eval_every == 0 or step == state.max_steps
                 if step % cfg.log_every and not is_eval:
                     continue
                 elapsed = time.perf_counter() - interval_start
                 record = {
-                    "tokens": self.state.tokens_seen,
+                    "tokens": state.tokens_seen,
                     "train_loss": loss,
                     "lr": self.optimizer.param_groups[0]["lr"],
                     "grad_norm": grad_norm,
                     "tokens_per_s": interval_tokens / max(elapsed, 1e-9),
                 }
+                if not budget_logged and (self.budget.seconds is None or step >= TIME_CALIBRATION_STEPS):
+                    record.update(
+                        Budget(state.max_steps, self.tokens_per_step, self.budget.flops_per_token).as_record()
+                    )
+                    budget_logged = True
                 progress.update(step, loss, record["tokens_per_s"])
                 if is_eval:
                     final = self.evaluate()
                     record.update(final)
                     progress.print(
-                        f"step {step:>6}/{cfg.max_steps} | train loss {loss:.4f} | val loss {final['val_loss']:.4f} "
+                        f"step {step:>6}/{state.max_steps} | train loss {loss:.4f} | val loss {final['val_loss']:.4f} "
                         f"| val bpb {final['val_bpb']:.4f} | {record['tokens_per_s']:,.0f} tok/s"
                     )
-                    if final["val_loss"] < self.state.best_val_loss:
-                        self.state.best_val_loss = final["val_loss"]
+                    if final["val_loss"] < state.best_val_loss:
+                        state.best_val_loss = final["val_loss"]
                         self.save(checkpoint.BEST)
                     self.save(checkpoint.LAST)
                 self.loggers.log(step, record)
                 interval_start, interval_tokens = time.perf_counter(), 0
-            if self.state.step < cfg.max_steps:
+            if state.step < state.max_steps:
                 self.save(checkpoint.LAST)
                 reason = "Ctrl-C" if stop.requested else f"trainer.stop_at_step={cfg.stop_at_step}"
                 progress.print(
-                    f"stopped at step {self.state.step} ({reason}); continue with trainer.resume=true "
+                    f"stopped at step {state.step} ({reason}); continue with trainer.resume=true "
                     f"hydra.run.dir={self.run_dir}"
                 )
         return final
+
+    def follow_time_budget(self, progress: TrainingProgress) -> None:
+        """A time budget: fix the step count from the speed of the first steps, and end on time."""
+        state, seconds = self.state, self.budget.seconds
+        if state.step == TIME_CALIBRATION_STEPS and self.budget.steps is None:
+            seconds_per_step = state.train_seconds / state.step
+            state.max_steps = steps_for_time(seconds - state.train_seconds, seconds_per_step, state.step)
+            self.budget.steps = state.max_steps
+            self.schedule = self.schedule_for(state.max_steps)
+            progress.set_total(state.max_steps)
+            progress.print(
+                f"time budget: {seconds_per_step * 1000:.1f} ms/step -> {state.max_steps:,} steps "
+                f"({state.max_steps * self.tokens_per_step:,} tokens) in {seconds / 60:g} minutes"
+            )
+        elif state.train_seconds >= seconds and state.step < state.max_steps:
+            state.max_steps = state.step  # out of time: this step is the last (and gets the final eval)

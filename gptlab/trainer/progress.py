@@ -38,5 +38,8 @@ class TrainingProgress:
             fields["tokens_per_s"] = f"{tokens_per_s:,.0f}"
         self.bar.update(self.task, completed=step, **fields)
 
+    def set_total(self, total_steps: int) -> None:
+        self.bar.update(self.task, total=total_steps)
+
     def print(self, message: str) -> None:
         self.console.print(message)
