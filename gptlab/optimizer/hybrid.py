@@ -33,9 +33,8 @@ class HybridConfig(OptimizerConfig):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"optimizer.{key}={getattr(self, key)} must be > 0.")
 
-    def role_lr(self, role: str) -> float:
-        base = self.lr if role == "matrix" else getattr(self, f"{role}_lr")
-        return base * self.lr_multipliers.get(role, 1.0)
+    def role_base_lr(self, role: str) -> float:
+        return self.lr if role == "matrix" else getattr(self, f"{role}_lr")
 
 
 class HybridOptimizer(DecoupledOptimizer):

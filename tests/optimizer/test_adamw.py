@@ -74,3 +74,12 @@ def test_decay_scaled_by_schedule_not_by_lr():
     opt.step()
     # decay = (lr_t / lr_peak) * wd = 0.25 of the weight; Adam's first step moves by lr_t
     assert torch.allclose(model.weight.detach(), torch.tensor([[2.0 * 0.75 - 0.05]]), atol=1e-6)
+
+
+def test_lr_scale_multiplies_every_role():
+    from gptlab.optimizer.muon import MuonConfig, build_muon
+
+    model = registry.build("model", GPTConfig(n_layer=1, n_head=2, d_model=16, block_size=8), vocab_size=11)
+    cfg = MuonConfig(lr=0.02, embedding_lr=0.01, vector_lr=0.004, lr_scale=0.5, lr_multipliers={"vector": 2.0})
+    lrs = {g["role"]: g["lr"] for g in build_muon(cfg, model).param_groups}
+    assert lrs == {"matrix": 0.01, "embedding": 0.005, "vector": 0.004}
