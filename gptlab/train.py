@@ -25,10 +25,12 @@ from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
+from gptlab.model import counting
 from gptlab.trainer import checkpoint
 from gptlab.trainer.loop import Trainer
 
 SAMPLES_FILE = "samples.txt"
+DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
 
 
 def resolve_device(name: str) -> torch.device:
@@ -41,10 +43,26 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
+    """``trainer.dry_run=true``: print the config and the model's size, FLOPs and memory; read no data."""
+    vocab = getattr(typed["tokenizer"], "vocab_size", 0) or DRY_RUN_VOCAB
+    with torch.device("meta"):  # shapes only: no memory, no initialization
+        model = registry.build("model", typed["model"], vocab_size=vocab)
+    trainer_cfg = typed["trainer"]
+    activation_bytes = 4 if trainer_cfg.dtype == "float32" else 2
+    print(OmegaConf.to_yaml(cfg, resolve=True))
+    print(
+        f"dry run: model {typed['model'].name}, vocab {vocab} | {counting.summary(model, trainer_cfg.batch_size, activation_bytes)}"
+    )
+    return {}
+
+
 def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     """The whole run: validate, read data, build, (resume,) train, evaluate, sample."""
     typed = resolve(cfg)  # every config check runs here, before any data is read
     trainer_cfg = typed["trainer"]
+    if trainer_cfg.dry_run:
+        return dry_run(cfg, typed)
     device = resolve_device(trainer_cfg.device)
     if trainer_cfg.threads:
         torch.set_num_threads(trainer_cfg.threads)
@@ -69,7 +87,8 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
     print(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
-        f"({model.num_parameters(non_embedding=True):,} non-embedding) | data: {source.describe()}, "
+        f"({model.num_parameters(non_embedding=True):,} non-embedding), {model.flops_per_token():,} training FLOPs "
+        f"per token | data: {source.describe()}, "
         f"{len(splits.train):,} train / {len(splits.val):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
     optimizer = registry.build("optimizer", typed["optimizer"], model)
@@ -80,7 +99,13 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
     if trainer_cfg.resume and resumed is None:
         print(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
-    run = RunContext(run_dir, plain_config, resumed["step"] if resumed else 0, resumed["loggers"] if resumed else {})
+    stats = {"parameters": model.num_parameters(), "flops_per_token": model.flops_per_token()}
+    run = RunContext(
+        run_dir,
+        {**plain_config, "model_stats": stats},
+        resumed["step"] if resumed else 0,
+        resumed["loggers"] if resumed else {},
+    )
     loggers = SafeLoggers(registry.build("logger", typed["logger"], run))
     try:
         trainer = Trainer(
@@ -95,6 +120,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             run_dir,
             device,
             extra_state={"config": plain_config, "tokenizer": tokenizer.state()},
+            flops_per_token=stats["flops_per_token"],
         )
         if resumed:
             trainer.load_state_dict(resumed)

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from gptlab.errors import ConfigError
+from gptlab.model import counting
 from gptlab.model.attention import CausalSelfAttention
 from gptlab.model.head import LMHead
 from gptlab.model.output import ModelOutput
@@ -194,3 +195,10 @@ class GPT(nn.Module):
         if non_embedding:
             total -= sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Embedding))
         return total
+
+    def flops_per_token(self) -> int:
+        """Training FLOPs per token at block_size (gptlab/model/counting.py)."""
+        return counting.flops_per_token(self.cfg, self.vocab_size)
+
+    def activation_elements(self, batch_size: int) -> int:
+        return counting.activation_elements(self.cfg, self.vocab_size, batch_size)

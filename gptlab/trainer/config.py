@@ -28,6 +28,7 @@ class TrainerConfig:
     compile: bool = False
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
+    dry_run: bool = False  # build the model on the meta device, print its size, FLOPs and memory; read no data
     progress: bool = True
     samples: int = 2
     sample_tokens: int = 300

@@ -66,11 +66,13 @@ class Trainer:
         run_dir: Path,
         device: torch.device,
         extra_state: dict[str, Any],
+        flops_per_token: int = 0,
     ):
         self.cfg, self.model, self.optimizer, self.schedule = cfg, model, optimizer, schedule
         self.loader, self.val_tokens, self.token_bytes = loader, val_tokens, token_bytes
         self.loggers, self.run_dir, self.device = loggers, run_dir, device
         self.extra_state = extra_state  # saved verbatim in every checkpoint (config, tokenizer)
+        self.flops_per_token = flops_per_token  # > 0: each record also logs the training FLOPs so far
         self.state = TrainState()
         self.forward = torch.compile(model) if cfg.compile else model
         dtype = AUTOCAST_DTYPES[cfg.dtype]
@@ -182,6 +184,8 @@ class Trainer:
                     "tokens_per_s": interval_tokens / max(elapsed, 1e-9),
                     **model_metrics,
                 }
+                if self.flops_per_token:
+                    record["flops"] = float(self.state.tokens_seen * self.flops_per_token)
                 progress.update(step, loss, record["tokens_per_s"])
                 if is_eval:
                     final = self.evaluate()
