@@ -130,3 +130,20 @@ def test_meta_device_build_counts_without_memory():
         model = registry.build("model", cfg, vocab_size=50257)
     assert model.num_parameters() == counting.parameter_count(cfg, 50257)
     assert 124_000_000 < model.num_parameters() < 125_000_000  # GPT-2 small
+
+
+def test_a_registered_mlp_is_a_new_knob_value():
+    """The README's example: one registered class makes model.mlp=<name> selectable."""
+    from gptlab.model.mlp import MLP
+    from gptlab.registry import register
+
+    @register("mlp", "tanh_for_test")
+    class TanhMLP(MLP):
+        """Linear -> tanh -> Linear."""
+
+        def activation(self, h: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(h)
+
+    model = _model(mlp="tanh_for_test")
+    assert isinstance(model.blocks[0].mlp.branch, TanhMLP)
+    assert counting.parameter_count(model.cfg, VOCAB) == model.num_parameters()
