@@ -20,7 +20,8 @@ def _attention_weights(cfg) -> int:
 
 
 def parameter_count(cfg, vocab_size: int) -> int:
-    """Unique parameters of a GPT built from ``cfg`` (a tied head shares the embedding's)."""
+    """Unique parameters of a GPT built from ``cfg`` (a tied head shares the embedding's; the
+    multi-token heads add one block each and share the unembedding)."""
     d, head_dim = cfg.d_model, cfg.d_model // cfg.n_head
     norm = lookup("norm", cfg.norm).target.param_count(d, cfg.bias)
     qk_norm = lookup("norm", cfg.qk_norm).target.param_count(head_dim, cfg.bias)
@@ -29,13 +30,16 @@ def parameter_count(cfg, vocab_size: int) -> int:
     block = 2 * norm + 2 * qk_norm + attention + mlp
     embeddings = vocab_size * d * (1 if cfg.tie_embeddings else 2)
     positions = lookup("position", cfg.pos).target.param_count(cfg)
-    return embeddings + positions + cfg.n_layer * block + (norm if cfg.final_norm else 0)
+    return embeddings + positions + (cfg.n_layer + cfg.mtp_heads) * block + (norm if cfg.final_norm else 0)
 
 
 def matmul_weights(cfg, vocab_size: int) -> int:
-    """The weights each token is multiplied through: attention and MLP matrices, and the head."""
+    """The weights each token is multiplied through: attention and MLP matrices, and the head
+    (once more per multi-token head, with its block)."""
     mlp = lookup("mlp", cfg.mlp).target.matrices * cfg.d_model * cfg.mlp_width
-    return cfg.n_layer * (_attention_weights(cfg) + mlp) + cfg.d_model * vocab_size
+    return (cfg.n_layer + cfg.mtp_heads) * (_attention_weights(cfg) + mlp) + (
+        1 + cfg.mtp_heads
+    ) * cfg.d_model * vocab_size
 
 
 def flops_per_token(cfg, vocab_size: int, seq_len: int | None = None) -> int:
@@ -43,6 +47,7 @@ def flops_per_token(cfg, vocab_size: int, seq_len: int | None = None) -> int:
     seq_len = seq_len or cfg.block_size
     head_dim = cfg.d_model // cfg.n_head
     keys = [min(window, seq_len) if window else seq_len for window in cfg.layer_windows()]
+    keys += [seq_len] * cfg.mtp_heads  # the multi-token heads' blocks attend globally
     return 6 * matmul_weights(cfg, vocab_size) + sum(12 * cfg.n_head * head_dim * k for k in keys)
 
 

@@ -18,6 +18,7 @@ from gptlab.errors import ConfigError
 from gptlab.model import counting
 from gptlab.model.attention import CausalSelfAttention
 from gptlab.model.head import LMHead
+from gptlab.model.mtp import MultiTokenHeads
 from gptlab.model.output import ModelOutput
 from gptlab.registry import build_part, lookup, register
 
@@ -59,6 +60,9 @@ class GPTConfig:
     z_loss: float = 0.0
     dropout: float = 0.0
     bias: bool = True
+    # multi-token prediction (training only)
+    mtp_heads: int = 0  # extra heads predicting 2, 3, ... tokens ahead
+    mtp_weights: list[float] = field(default_factory=list)  # loss weight per extra head; empty: 1.0 each
     # initialization
     init: str = "scaled_residual"
     init_std: float = 0.02
@@ -84,7 +88,15 @@ class GPTConfig:
         for key in ("mlp_ratio", "embed_scale", "rope_theta", "rope_scaling_factor", "init_std"):
             if getattr(self, key) <= 0:
                 raise ConfigError(f"model.{key}={getattr(self, key)} must be > 0.")
-        for key in ("mlp_hidden", "window_size", "attn_softcap", "logit_softcap", "z_loss", "rope_original_block_size"):
+        for key in (
+            "mlp_hidden",
+            "window_size",
+            "attn_softcap",
+            "logit_softcap",
+            "z_loss",
+            "rope_original_block_size",
+            "mtp_heads",
+        ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"model.{key}={getattr(self, key)} must be >= 0 (0 switches it off).")
         for kind, key in (
@@ -99,6 +111,15 @@ class GPTConfig:
         ):
             lookup(kind, getattr(self, key), key=f"model.{key}")
         self._check_windows()
+        if self.mtp_weights and len(self.mtp_weights) != self.mtp_heads:
+            raise ConfigError(
+                f"model.mtp_weights has {len(self.mtp_weights)} entries but model.mtp_heads={self.mtp_heads}; "
+                f"give one weight per extra head, or none (1.0 each)."
+            )
+        if self.mtp_heads >= self.block_size:
+            raise ConfigError(
+                f"model.mtp_heads={self.mtp_heads} must be smaller than model.block_size={self.block_size}."
+            )
         if lookup("position", self.pos).target.rotates and (self.d_model // self.n_head) % 2:
             raise ConfigError(
                 f"model.pos={self.pos} rotates pairs of dimensions, so the head size d_model/n_head="
@@ -180,6 +201,9 @@ class GPT(nn.Module):
         self.head = LMHead(cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss)
         if cfg.tie_embeddings:
             self.head.weight = self.token_embedding.weight
+        self.extra_heads = MultiTokenHeads(
+            [Block(cfg, self.positions, 0) for _ in range(cfg.mtp_heads)], cfg.mtp_weights or [1.0] * cfg.mtp_heads
+        )
         build_part("init", cfg.init, self, cfg.init_std, cfg.n_layer)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
@@ -187,7 +211,8 @@ class GPT(nn.Module):
         x = self.dropout(self.positions.embed(self.token_embedding(idx) * self.cfg.embed_scale))
         for block in self.blocks:
             x = block(x)
-        return self.head(self.final_norm(x), targets)
+        out = self.head(self.final_norm(x), targets)
+        return self.extra_heads(x, targets, out, self.final_norm, self.head)  # model.mtp_heads=0: out as is
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters; ``non_embedding`` leaves out token and position embeddings."""

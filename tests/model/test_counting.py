@@ -30,6 +30,7 @@ CONFIGS = {
     },
     "attention only": {"mlp": "none", "norm": "none", "pos": "alibi"},
     "windows": {"window_pattern": ["local", "global"], "window_size": 5},
+    "multi-token prediction": {"mtp_heads": 2, "tie_embeddings": False},
 }
 
 

@@ -48,6 +48,7 @@ KNOBS = {
     "dropout": {"dropout": 0.1},
     "init=normal": {"init": "normal"},
     "init=zero_out": {"init": "zero_out"},
+    "mtp_heads": {"mtp_heads": 2, "mtp_weights": [0.5, 0.25]},
 }
 
 
@@ -147,3 +148,22 @@ def test_a_registered_mlp_is_a_new_knob_value():
     model = _model(mlp="tanh_for_test")
     assert isinstance(model.blocks[0].mlp.branch, TanhMLP)
     assert counting.parameter_count(model.cfg, VOCAB) == model.num_parameters()
+
+
+def test_multi_token_heads_add_weighted_losses_and_leave_the_logits():
+    plain, mtp = _model(), _model(mtp_heads=2, mtp_weights=[0.5, 0.25])
+    mtp.load_state_dict(plain.state_dict(), strict=False)  # same trunk and head
+    idx = torch.randint(VOCAB, (2, 16), generator=torch.Generator().manual_seed(4))
+    a, b = plain(idx, idx.roll(-1, 1)), mtp(idx, idx.roll(-1, 1))
+    torch.testing.assert_close(a.logits, b.logits)
+    assert set(b.metrics) == {"lm_loss", "mtp_loss_1", "mtp_loss_2"}
+    torch.testing.assert_close(b.metrics["lm_loss"], a.loss.detach())
+    expected = a.loss + 0.5 * b.metrics["mtp_loss_1"] + 0.25 * b.metrics["mtp_loss_2"]
+    torch.testing.assert_close(b.loss, expected)
+
+
+def test_mtp_weights_must_match_the_heads():
+    from gptlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="one weight per extra head"):
+        GPTConfig(mtp_heads=2, mtp_weights=[1.0])
