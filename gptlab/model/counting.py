@@ -9,6 +9,7 @@ layer (the kernels compute the masked half too) and the window for a local one.
 
 from __future__ import annotations
 
+from gptlab.model.moe import MixtureOfExperts
 from gptlab.registry import lookup
 
 BYTES_PER_PARAMETER = 4 + 4 + 8  # float32 weight, gradient, and AdamW's two moments
@@ -27,19 +28,22 @@ def parameter_count(cfg, vocab_size: int) -> int:
     qk_norm = lookup("norm", cfg.qk_norm).target.param_count(head_dim, cfg.bias)
     attention = _attention_weights(cfg) + ((cfg.n_head + 2 * cfg.kv_heads) * head_dim + d if cfg.bias else 0)
     mlp = lookup("mlp", cfg.mlp).target.param_count(d, cfg.mlp_width, cfg.bias)
-    block = 2 * norm + 2 * qk_norm + attention + mlp
+    feed_forward = [MixtureOfExperts.param_count(cfg) if moe else mlp for moe in cfg.moe_flags()]
+    feed_forward += [mlp] * cfg.mtp_heads
+    blocks = len(feed_forward) * (2 * norm + 2 * qk_norm + attention) + sum(feed_forward)
     embeddings = vocab_size * d * (1 if cfg.tie_embeddings else 2)
     positions = lookup("position", cfg.pos).target.param_count(cfg)
-    return embeddings + positions + (cfg.n_layer + cfg.mtp_heads) * block + (norm if cfg.final_norm else 0)
+    return embeddings + positions + blocks + (norm if cfg.final_norm else 0)
 
 
 def matmul_weights(cfg, vocab_size: int) -> int:
-    """The weights each token is multiplied through: attention and MLP matrices, and the head
-    (once more per multi-token head, with its block)."""
+    """The weights each token is multiplied through: attention and MLP matrices (MoE: the router and
+    the active experts), and the head (once more per multi-token head, with its block)."""
     mlp = lookup("mlp", cfg.mlp).target.matrices * cfg.d_model * cfg.mlp_width
-    return (cfg.n_layer + cfg.mtp_heads) * (_attention_weights(cfg) + mlp) + (
-        1 + cfg.mtp_heads
-    ) * cfg.d_model * vocab_size
+    feed_forward = [MixtureOfExperts.active_matmul_weights(cfg) if moe else mlp for moe in cfg.moe_flags()]
+    feed_forward += [mlp] * cfg.mtp_heads
+    head = (1 + cfg.mtp_heads) * cfg.d_model * vocab_size
+    return len(feed_forward) * _attention_weights(cfg) + sum(feed_forward) + head
 
 
 def flops_per_token(cfg, vocab_size: int, seq_len: int | None = None) -> int:

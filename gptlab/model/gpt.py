@@ -18,6 +18,7 @@ from gptlab.errors import ConfigError
 from gptlab.model import counting
 from gptlab.model.attention import CausalSelfAttention
 from gptlab.model.head import LMHead
+from gptlab.model.moe import MixtureOfExperts, add_moe_losses
 from gptlab.model.mtp import MultiTokenHeads
 from gptlab.model.output import ModelOutput
 from gptlab.registry import build_part, lookup, register
@@ -60,6 +61,16 @@ class GPTConfig:
     z_loss: float = 0.0
     dropout: float = 0.0
     bias: bool = True
+    # mixture of experts in place of the MLP
+    moe_experts: int = 0  # 0: dense MLPs
+    moe_top_k: int = 2
+    moe_shared_experts: int = 0
+    moe_layers: list[int] = field(default_factory=list)  # layer indices with MoE; empty: all layers
+    moe_expert_hidden: int = 0  # 0: the MLP's width
+    moe_capacity_factor: float = 0.0  # 0: no capacity limit (no dropped tokens)
+    moe_aux_loss: float = 0.01  # weight of the Switch load-balancing loss
+    moe_router_z_loss: float = 0.0
+    moe_bias_balancing: float = 0.0  # DeepSeek-V3 auxiliary-loss-free bias update rate; 0: off
     # multi-token prediction (training only)
     mtp_heads: int = 0  # extra heads predicting 2, 3, ... tokens ahead
     mtp_weights: list[float] = field(default_factory=list)  # loss weight per extra head; empty: 1.0 each
@@ -96,6 +107,13 @@ class GPTConfig:
             "z_loss",
             "rope_original_block_size",
             "mtp_heads",
+            "moe_experts",
+            "moe_shared_experts",
+            "moe_expert_hidden",
+            "moe_capacity_factor",
+            "moe_aux_loss",
+            "moe_router_z_loss",
+            "moe_bias_balancing",
         ):
             if getattr(self, key) < 0:
                 raise ConfigError(f"model.{key}={getattr(self, key)} must be >= 0 (0 switches it off).")
@@ -116,6 +134,11 @@ class GPTConfig:
                 f"model.mtp_weights has {len(self.mtp_weights)} entries but model.mtp_heads={self.mtp_heads}; "
                 f"give one weight per extra head, or none (1.0 each)."
             )
+        if self.moe_experts and not 1 <= self.moe_top_k <= self.moe_experts:
+            raise ConfigError(f"model.moe_top_k={self.moe_top_k} must lie in 1..model.moe_experts={self.moe_experts}.")
+        bad_layers = [i for i in self.moe_layers if not 0 <= i < self.n_layer]
+        if bad_layers:
+            raise ConfigError(f"model.moe_layers holds {bad_layers}; layer indices run from 0 to {self.n_layer - 1}.")
         if self.mtp_heads >= self.block_size:
             raise ConfigError(
                 f"model.mtp_heads={self.mtp_heads} must be smaller than model.block_size={self.block_size}."
@@ -145,6 +168,10 @@ class GPTConfig:
         scale = lookup("mlp", self.mlp).target.hidden_scale
         return self.mlp_hidden or max(1, round(self.mlp_ratio * self.d_model * scale))
 
+    def moe_flags(self) -> list[bool]:
+        """Whether each layer's feed-forward is a mixture of experts."""
+        return [self.moe_experts > 0 and (not self.moe_layers or i in self.moe_layers) for i in range(self.n_layer)]
+
     def layer_windows(self) -> list[int]:
         """The window of each layer (0 = global); an empty pattern with a window makes every layer local."""
         pattern = self.window_pattern or ["local" if self.window_size else "global"]
@@ -167,19 +194,20 @@ class GPTConfig:
 
 class Block(nn.Module):
     """A transformer block: an attention branch, then an MLP branch, each a residual with its norm
-    placed as ``model.norm_placement`` says (pre: x + f(norm(x)), post: norm(x + f(x)))."""
+    placed as ``model.norm_placement`` says (pre: x + f(norm(x)), post: norm(x + f(x))); the MLP is a
+    mixture of experts in the layers ``model.moe_layers`` names."""
 
-    def __init__(self, cfg: GPTConfig, positions: nn.Module, window: int):
+    def __init__(self, cfg: GPTConfig, positions: nn.Module, window: int, moe: bool = False):
         super().__init__()
         residual = lookup("norm_placement", cfg.norm_placement).target
         self.attn = residual(
             build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias),
             CausalSelfAttention(cfg, cfg.kernel(), positions, window),
         )
-        self.mlp = residual(
-            build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias),
-            build_part("mlp", cfg.mlp, cfg.d_model, cfg.mlp_width, bias=cfg.bias, dropout=cfg.dropout),
+        dense = (
+            None if moe else build_part("mlp", cfg.mlp, cfg.d_model, cfg.mlp_width, bias=cfg.bias, dropout=cfg.dropout)
         )
+        self.mlp = residual(build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias), dense or MixtureOfExperts(cfg))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.attn(x))
@@ -196,7 +224,10 @@ class GPT(nn.Module):
         self.token_embedding = nn.Embedding(vocab_size, cfg.d_model)
         self.positions = build_part("position", cfg.pos, cfg)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg, self.positions, window) for window in cfg.layer_windows())
+        self.blocks = nn.ModuleList(
+            Block(cfg, self.positions, window, moe) for window, moe in zip(cfg.layer_windows(), cfg.moe_flags())
+        )
+        self.moe_layers = [m for m in self.blocks.modules() if isinstance(m, MixtureOfExperts)]  # a view, not owned
         self.final_norm = build_part("norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias)
         self.head = LMHead(cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss)
         if cfg.tie_embeddings:
@@ -212,7 +243,8 @@ class GPT(nn.Module):
         for block in self.blocks:
             x = block(x)
         out = self.head(self.final_norm(x), targets)
-        return self.extra_heads(x, targets, out, self.final_norm, self.head)  # model.mtp_heads=0: out as is
+        out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # model.mtp_heads=0: out as is
+        return add_moe_losses(self.moe_layers, out)  # dense MLPs: out as is
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters; ``non_embedding`` leaves out token and position embeddings."""

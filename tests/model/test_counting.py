@@ -31,6 +31,12 @@ CONFIGS = {
     "attention only": {"mlp": "none", "norm": "none", "pos": "alibi"},
     "windows": {"window_pattern": ["local", "global"], "window_size": 5},
     "multi-token prediction": {"mtp_heads": 2, "tie_embeddings": False},
+    "moe (top-2 of 4, a shared expert, on layer 1)": {
+        "moe_experts": 4,
+        "moe_shared_experts": 1,
+        "moe_layers": [1],
+        "mlp": "swiglu",
+    },
 }
 
 

@@ -49,6 +49,16 @@ KNOBS = {
     "init=normal": {"init": "normal"},
     "init=zero_out": {"init": "zero_out"},
     "mtp_heads": {"mtp_heads": 2, "mtp_weights": [0.5, 0.25]},
+    "moe": {"moe_experts": 4, "moe_top_k": 2, "moe_router_z_loss": 1e-3},
+    "moe shared, capacity, bias balancing, one layer": {
+        "moe_experts": 4,
+        "moe_top_k": 1,
+        "moe_shared_experts": 1,
+        "moe_capacity_factor": 1.0,
+        "moe_bias_balancing": 1e-2,
+        "moe_aux_loss": 0.0,
+        "moe_layers": [0],
+    },
 }
 
 
@@ -167,3 +177,20 @@ def test_mtp_weights_must_match_the_heads():
 
     with pytest.raises(ConfigError, match="one weight per extra head"):
         GPTConfig(mtp_heads=2, mtp_weights=[1.0])
+
+
+def test_moe_reports_load_drops_and_aux_losses():
+    model = _model(moe_experts=4, moe_top_k=1, moe_capacity_factor=0.5, moe_router_z_loss=1e-2, moe_bias_balancing=0.1)
+    idx = torch.randint(VOCAB, (4, 16), generator=torch.Generator().manual_seed(5))
+    out = model(idx, idx)
+    m = out.metrics
+    loads = torch.stack([m[f"moe_load_{e}"] for e in range(4)])
+    torch.testing.assert_close(loads.sum(), torch.tensor(1.0))
+    # capacity 0.5 * 64 tokens * 1 / 4 experts = 8 per expert: at most half the tokens are kept
+    assert m["moe_dropped_fraction"] >= 0.5 and (loads <= 0.5 + 1e-6).all()
+    # two MoE layers: each adds its aux losses; the metrics are the averages over the layers
+    expected = m["lm_loss"] + 2 * (0.01 * m["moe_balance_loss"] + 1e-2 * m["moe_router_z_loss"])
+    torch.testing.assert_close(out.loss.detach(), expected)
+    assert model.blocks[0].mlp.branch.balance_bias.abs().sum() > 0, "the aux-loss-free bias moved"
+    model.eval()
+    assert model(idx, idx).metrics["moe_dropped_fraction"] == 0, "no capacity limit outside training"
