@@ -62,7 +62,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     typed = resolve(cfg)  # every config check runs here, before any data is read
     trainer_cfg = typed["trainer"]
     if trainer_cfg.dry_run:
-        return dry_run(cfg, typed)
+        result = dry_run(cfg, typed)
+        if run_dir.exists():
+            _remove_if_empty_run(run_dir)  # a dry run leaves no run dir behind
+        return result
     device = resolve_device(trainer_cfg.device)
     if trainer_cfg.threads:
         torch.set_num_threads(trainer_cfg.threads)
