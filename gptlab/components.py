@@ -6,7 +6,9 @@ import gptlab.logger.jsonl  # noqa: F401
 import gptlab.logger.none  # noqa: F401
 import gptlab.logger.wandb  # noqa: F401
 import gptlab.model.attention  # noqa: F401
+import gptlab.model.bigram  # noqa: F401
 import gptlab.model.gpt  # noqa: F401
+import gptlab.model.init  # noqa: F401
 import gptlab.model.mlp  # noqa: F401
 import gptlab.model.norm  # noqa: F401
 import gptlab.model.position  # noqa: F401

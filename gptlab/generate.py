@@ -22,7 +22,7 @@ def generate(
     was_training = model.training
     model.eval()
     for _ in range(max_new_tokens):
-        logits = model(ids[:, -block_size:])[:, -1, :].float() / temperature
+        logits = model(ids[:, -block_size:]).logits[:, -1, :].float() / temperature
         if top_k:
             kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, -1:]
             logits = logits.masked_fill(logits < kth, float("-inf"))

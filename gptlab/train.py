@@ -27,6 +27,7 @@ from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
+from gptlab.model import counting
 from gptlab.sweep import summary
 from gptlab.sweep.gpus import gpu_for_job, visible_gpus
 from gptlab.sweep.identity import JobIdentity, job_identity
@@ -36,6 +37,7 @@ from gptlab.trainer.budget import resolve_budget
 from gptlab.trainer.loop import Trainer
 
 SAMPLES_FILE = "samples.txt"
+DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
 
 
 def resolve_device(name: str) -> torch.device:
@@ -48,11 +50,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def flops_per_token(model: torch.nn.Module) -> float:
-    """Training FLOPs per token: 6 per non-embedding parameter plus attention's sequence term
-    (Kaplan et al. 2020, arXiv:2001.08361: forward 2N + 2 n_layer n_ctx d_model, backward twice that)."""
-    cfg = model.cfg
-    return 6 * model.num_parameters(non_embedding=True) + 6 * cfg.n_layer * cfg.block_size * cfg.d_model
+def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
+    """``trainer.dry_run=true``: print the config and the model's size, FLOPs and memory; read no data."""
+    vocab = getattr(typed["tokenizer"], "vocab_size", 0) or DRY_RUN_VOCAB
+    with torch.device("meta"):  # shapes only: no memory, no initialization
+        model = registry.build("model", typed["model"], vocab_size=vocab)
+    trainer_cfg = typed["trainer"]
+    activation_bytes = 4 if trainer_cfg.dtype == "float32" else 2
+    print(OmegaConf.to_yaml(cfg, resolve=True))
+    print(
+        f"dry run: model {typed['model'].name}, vocab {vocab} | {counting.summary(model, trainer_cfg.batch_size, activation_bytes)}"
+    )
+    return {}
 
 
 def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dict[str, float]:
@@ -64,6 +73,11 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     job = job or JobIdentity()
     typed = resolve(cfg)  # every config check runs here, before any data is read
     trainer_cfg, sweep_cfg = typed["trainer"], typed["sweep"]
+    if trainer_cfg.dry_run:
+        result = dry_run(cfg, typed)
+        if run_dir.exists():
+            _remove_if_empty_run(run_dir)  # a dry run leaves no run dir behind
+        return result
     plain_config = OmegaConf.to_container(cfg, resolve=True)
     digest, in_sweep = config_hash(plain_config), job.num is not None
     last = checkpoint.checkpoint_path(run_dir, checkpoint.LAST)
@@ -102,13 +116,14 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
     print(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
-        f"({model.num_parameters(non_embedding=True):,} non-embedding) | data: {source.describe()}, "
+        f"({model.num_parameters(non_embedding=True):,} non-embedding), {model.flops_per_token():,} training FLOPs "
+        f"per token | data: {source.describe()}, "
         f"{len(splits.train):,} train / {len(splits.val):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     tokens_per_step = trainer_cfg.batch_size * trainer_cfg.grad_accum_steps * block_size
     budget = resolve_budget(
-        trainer_cfg.budget, trainer_cfg.max_steps, tokens_per_step, model.num_parameters(), flops_per_token(model)
+        trainer_cfg.budget, trainer_cfg.max_steps, tokens_per_step, model.num_parameters(), model.flops_per_token()
     )
     print(budget.describe())
     loader = RandomWindowLoader(splits.train, block_size, trainer_cfg.batch_size, cfg.seed, device)
@@ -116,13 +131,14 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
     if trainer_cfg.resume and resumed is None:
         print(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
+    stats = {"parameters": model.num_parameters(), "flops_per_token": model.flops_per_token()}
     if in_sweep:
         if resumed:
             check_same_config(run_dir, resumed["config"], digest)
         write_status(run_dir, status="running", action="resumed" if resumed else "fresh", config_hash=digest, error="")
     run = RunContext(
         run_dir,
-        plain_config,
+        {**plain_config, "model_stats": stats},
         resumed["step"] if resumed else 0,
         resumed["loggers"] if resumed else {},
         job.group,

@@ -36,7 +36,7 @@ def test_every_option_composes_and_builds(group, option, text_file, tmp_path):
     assert kind_cfg.name == cfg[group].name == option  # the option selects the component of its name
     if group == "model":
         model = registry.build("model", kind_cfg, vocab_size=50)
-        assert model(torch.zeros(2, 8, dtype=torch.long)).shape == (2, 8, 50)
+        assert model(torch.zeros(2, 8, dtype=torch.long)).logits.shape == (2, 8, 50)
     elif group == "optimizer":
         assert isinstance(registry.build("optimizer", kind_cfg, torch.nn.Linear(4, 4)), torch.optim.Optimizer)
     elif group == "schedule":

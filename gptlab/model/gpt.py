@@ -1,21 +1,29 @@
-"""The GPT: token embedding -> positions -> pre-norm blocks -> final norm -> tied head.
+"""The GPT: token embedding -> positions -> blocks -> final norm -> head.
 
-Radford et al. 2019 ("Language Models are Unsupervised Multitask Learners"), as in nanoGPT.
-The building blocks (norm, positions, attention kernel, MLP) are registered parts named by
-string fields of :class:`GPTConfig`; this file only wires them together.
+Radford et al. 2019 ("Language Models are Unsupervised Multitask Learners"), as in nanoGPT. Every
+architectural knob is a field of :class:`GPTConfig`; where it chooses between alternatives it names
+a registered part (norm, position, attention kernel, MLP, norm placement, init), so this file only
+wires parts together and never branches on a name.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Optional
 
 import torch
 from torch import nn
 
 from gptlab.errors import ConfigError
+from gptlab.model import counting
 from gptlab.model.attention import CausalSelfAttention
+from gptlab.model.head import LMHead
+from gptlab.model.moe import MixtureOfExperts, add_moe_losses
+from gptlab.model.mtp import MultiTokenHeads
+from gptlab.model.output import ModelOutput
 from gptlab.registry import build_part, lookup, register
+
+WINDOW_KINDS = ("local", "global")
 
 
 @dataclass
@@ -23,16 +31,51 @@ class GPTConfig:
     name: str = "gpt"
     n_layer: int = 2
     n_head: int = 3
+    n_kv_head: Optional[int] = None  # key/value heads: null = n_head (MHA), 1 = MQA, a divisor of n_head = GQA
     d_model: int = 96
     block_size: int = 128
+    # feed-forward
+    mlp: str = "gelu"
     mlp_ratio: float = 4.0
+    mlp_hidden: int = 0  # 0: mlp_ratio * d_model, times 2/3 for gated MLPs
+    # normalization
+    norm: str = "layernorm"
+    norm_placement: str = "pre"
+    final_norm: bool = True
+    qk_norm: str = "none"  # a norm name applied per head to q and k
+    # positions
+    pos: str = "learned"
+    rope_theta: float = 10000.0
+    rope_scaling: str = "none"
+    rope_scaling_factor: float = 1.0
+    rope_original_block_size: int = 0  # 0: block_size / rope_scaling_factor
+    # attention
+    attention: str = "sdpa"
+    window_pattern: list[str] = field(default_factory=list)  # per layer, repeated: e.g. [local, local, global]
+    window_size: int = 0  # keys a local layer sees (its own position included); 0 = no windows
+    attn_softcap: float = 0.0
+    # embeddings and head
+    tie_embeddings: bool = True
+    embed_scale: float = 1.0
+    logit_softcap: float = 0.0
+    z_loss: float = 0.0
     dropout: float = 0.0
     bias: bool = True
-    tie_embeddings: bool = True
-    norm: str = "layernorm"
-    pos: str = "learned"
-    attention: str = "sdpa"
-    mlp: str = "gelu"
+    # mixture of experts in place of the MLP
+    moe_experts: int = 0  # 0: dense MLPs
+    moe_top_k: int = 2
+    moe_shared_experts: int = 0
+    moe_layers: list[int] = field(default_factory=list)  # layer indices with MoE; empty: all layers
+    moe_expert_hidden: int = 0  # 0: the MLP's width
+    moe_capacity_factor: float = 0.0  # 0: no capacity limit (no dropped tokens)
+    moe_aux_loss: float = 0.01  # weight of the Switch load-balancing loss
+    moe_router_z_loss: float = 0.0
+    moe_bias_balancing: float = 0.0  # DeepSeek-V3 auxiliary-loss-free bias update rate; 0: off
+    # multi-token prediction (training only)
+    mtp_heads: int = 0  # extra heads predicting 2, 3, ... tokens ahead
+    mtp_weights: list[float] = field(default_factory=list)  # loss weight per extra head; empty: 1.0 each
+    # initialization
+    init: str = "scaled_residual"
     init_std: float = 0.02
 
     def __post_init__(self) -> None:
@@ -46,67 +89,162 @@ class GPTConfig:
                 f"With d_model={self.d_model}, n_head can be one of {valid}; or pick d_model as a multiple "
                 f"of {self.n_head} (e.g. {self.n_head * max(1, round(self.d_model / self.n_head))})."
             )
+        if not 0 < self.kv_heads <= self.n_head or self.n_head % self.kv_heads:
+            valid = [h for h in range(1, self.n_head + 1) if self.n_head % h == 0]
+            raise ConfigError(
+                f"model.n_kv_head={self.n_kv_head} must divide model.n_head={self.n_head}: one of {valid} (or null)."
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout} must lie in [0, 1).")
-        if self.mlp_ratio <= 0:
-            raise ConfigError(f"model.mlp_ratio={self.mlp_ratio} must be > 0.")
-        for kind, key in (("norm", "norm"), ("position", "pos"), ("attention", "attention"), ("mlp", "mlp")):
+        for key in ("mlp_ratio", "embed_scale", "rope_theta", "rope_scaling_factor", "init_std"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"model.{key}={getattr(self, key)} must be > 0.")
+        for key in (
+            "mlp_hidden",
+            "window_size",
+            "attn_softcap",
+            "logit_softcap",
+            "z_loss",
+            "rope_original_block_size",
+            "mtp_heads",
+            "moe_experts",
+            "moe_shared_experts",
+            "moe_expert_hidden",
+            "moe_capacity_factor",
+            "moe_aux_loss",
+            "moe_router_z_loss",
+            "moe_bias_balancing",
+        ):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"model.{key}={getattr(self, key)} must be >= 0 (0 switches it off).")
+        for kind, key in (
+            ("norm", "norm"),
+            ("norm", "qk_norm"),
+            ("norm_placement", "norm_placement"),
+            ("position", "pos"),
+            ("rope_scaling", "rope_scaling"),
+            ("mlp", "mlp"),
+            ("init", "init"),
+            ("attention", "attention"),
+        ):
             lookup(kind, getattr(self, key), key=f"model.{key}")
+        self._check_windows()
+        if self.mtp_weights and len(self.mtp_weights) != self.mtp_heads:
+            raise ConfigError(
+                f"model.mtp_weights has {len(self.mtp_weights)} entries but model.mtp_heads={self.mtp_heads}; "
+                f"give one weight per extra head, or none (1.0 each)."
+            )
+        if self.moe_experts and not 1 <= self.moe_top_k <= self.moe_experts:
+            raise ConfigError(f"model.moe_top_k={self.moe_top_k} must lie in 1..model.moe_experts={self.moe_experts}.")
+        bad_layers = [i for i in self.moe_layers if not 0 <= i < self.n_layer]
+        if bad_layers:
+            raise ConfigError(f"model.moe_layers holds {bad_layers}; layer indices run from 0 to {self.n_layer - 1}.")
+        if self.mtp_heads >= self.block_size:
+            raise ConfigError(
+                f"model.mtp_heads={self.mtp_heads} must be smaller than model.block_size={self.block_size}."
+            )
+        if lookup("position", self.pos).target.rotates and (self.d_model // self.n_head) % 2:
+            raise ConfigError(
+                f"model.pos={self.pos} rotates pairs of dimensions, so the head size d_model/n_head="
+                f"{self.d_model // self.n_head} must be even."
+            )
+        self.kernel()  # a kernel that cannot do what the config asks fails here
+
+    def _check_windows(self) -> None:
+        bad = [w for w in self.window_pattern if w not in WINDOW_KINDS]
+        if bad:
+            raise ConfigError(f"model.window_pattern holds {bad}; each entry must be one of {', '.join(WINDOW_KINDS)}.")
+        if "local" in self.window_pattern and self.window_size == 0:
+            raise ConfigError(
+                "model.window_pattern has local layers but model.window_size=0; set the window, e.g. model.window_size=64."
+            )
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_head if self.n_kv_head is None else self.n_kv_head
+
+    @property
+    def mlp_width(self) -> int:
+        scale = lookup("mlp", self.mlp).target.hidden_scale
+        return self.mlp_hidden or max(1, round(self.mlp_ratio * self.d_model * scale))
+
+    def moe_flags(self) -> list[bool]:
+        """Whether each layer's feed-forward is a mixture of experts."""
+        return [self.moe_experts > 0 and (not self.moe_layers or i in self.moe_layers) for i in range(self.n_layer)]
+
+    def layer_windows(self) -> list[int]:
+        """The window of each layer (0 = global); an empty pattern with a window makes every layer local."""
+        pattern = self.window_pattern or ["local" if self.window_size else "global"]
+        return [self.window_size if pattern[i % len(pattern)] == "local" else 0 for i in range(self.n_layer)]
+
+    def kernel_features(self) -> frozenset[str]:
+        """What the attention kernel must support for this config."""
+        wanted = {
+            "gqa": self.kv_heads < self.n_head,
+            "window": any(0 < w < self.block_size for w in self.layer_windows()),
+            "softcap": self.attn_softcap > 0,
+            "dropout": self.dropout > 0,
+        }
+        position = lookup("position", self.pos).target.kernel_features
+        return frozenset(name for name, on in wanted.items() if on) | position
+
+    def kernel(self):
+        return build_part("attention", self.attention, self.kernel_features(), key="model.attention")
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
+    """A transformer block: an attention branch, then an MLP branch, each a residual with its norm
+    placed as ``model.norm_placement`` says (pre: x + f(norm(x)), post: norm(x + f(x))); the MLP is a
+    mixture of experts in the layers ``model.moe_layers`` names."""
 
-    def __init__(self, cfg: GPTConfig):
+    def __init__(self, cfg: GPTConfig, positions: nn.Module, window: int, moe: bool = False):
         super().__init__()
-        self.attn_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
-        kernel = lookup("attention", cfg.attention).target
-        self.attn = CausalSelfAttention(cfg.d_model, cfg.n_head, kernel, bias=cfg.bias, dropout=cfg.dropout)
-        self.mlp_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
-        hidden = int(cfg.mlp_ratio * cfg.d_model)
-        self.mlp = build_part("mlp", cfg.mlp, cfg.d_model, hidden, bias=cfg.bias, dropout=cfg.dropout)
+        residual = lookup("norm_placement", cfg.norm_placement).target
+        self.attn = residual(
+            build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias),
+            CausalSelfAttention(cfg, cfg.kernel(), positions, window),
+        )
+        dense = (
+            None if moe else build_part("mlp", cfg.mlp, cfg.d_model, cfg.mlp_width, bias=cfg.bias, dropout=cfg.dropout)
+        )
+        self.mlp = residual(build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias), dense or MixtureOfExperts(cfg))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.attn_norm(x))
-        return x + self.mlp(self.mlp_norm(x))
+        return self.mlp(self.attn(x))
 
 
 @register("model", "gpt", GPTConfig)
 class GPT(nn.Module):
-    """Decoder-only transformer language model (GPT-2 layout, pre-norm, tied head by default)."""
+    """Decoder-only transformer language model (GPT-2 layout by default: pre-norm, learned positions, tied head)."""
 
     def __init__(self, cfg: GPTConfig, vocab_size: int):
         super().__init__()
-        self.cfg = cfg
+        self.cfg, self.vocab_size = cfg, vocab_size
         self.block_size = cfg.block_size
         self.token_embedding = nn.Embedding(vocab_size, cfg.d_model)
-        self.positions = build_part("position", cfg.pos, cfg.block_size, cfg.d_model)
+        self.positions = build_part("position", cfg.pos, cfg)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layer))
-        self.final_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
-        self.head = nn.Linear(cfg.d_model, vocab_size, bias=False)
+        self.blocks = nn.ModuleList(
+            Block(cfg, self.positions, window, moe) for window, moe in zip(cfg.layer_windows(), cfg.moe_flags())
+        )
+        self.moe_layers = [m for m in self.blocks.modules() if isinstance(m, MixtureOfExperts)]  # a view, not owned
+        self.final_norm = build_part("norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias)
+        self.head = LMHead(cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss)
         if cfg.tie_embeddings:
             self.head.weight = self.token_embedding.weight
-        self.apply(self._init_weights)
+        self.extra_heads = MultiTokenHeads(
+            [Block(cfg, self.positions, 0) for _ in range(cfg.mtp_heads)], cfg.mtp_weights or [1.0] * cfg.mtp_heads
+        )
+        build_part("init", cfg.init, self, cfg.init_std, cfg.n_layer)
 
-    def _init_weights(self, module: nn.Module) -> None:
-        """normal(0, init_std); residual projections scaled by 1/sqrt(2 n_layer) (GPT-2)."""
-        std = self.cfg.init_std
-        if isinstance(module, nn.Linear):
-            if getattr(module, "is_residual_projection", False):
-                std = std / math.sqrt(2 * self.cfg.n_layer)
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=std)
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (batch, seq, vocab) for token ids of shape (batch, seq)."""
-        x = self.dropout(self.positions(self.token_embedding(idx)))
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
+        """Logits (batch, seq, vocab) for token ids (batch, seq), and with ``targets`` the training loss."""
+        x = self.dropout(self.positions.embed(self.token_embedding(idx) * self.cfg.embed_scale))
         for block in self.blocks:
             x = block(x)
-        return self.head(self.final_norm(x))
+        out = self.head(self.final_norm(x), targets)
+        out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # model.mtp_heads=0: out as is
+        return add_moe_losses(self.moe_layers, out)  # dense MLPs: out as is
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters; ``non_embedding`` leaves out token and position embeddings."""
@@ -114,3 +252,10 @@ class GPT(nn.Module):
         if non_embedding:
             total -= sum(m.weight.numel() for m in self.modules() if isinstance(m, nn.Embedding))
         return total
+
+    def flops_per_token(self) -> int:
+        """Training FLOPs per token at block_size (gptlab/model/counting.py)."""
+        return counting.flops_per_token(self.cfg, self.vocab_size)
+
+    def activation_elements(self, batch_size: int) -> int:
+        return counting.activation_elements(self.cfg, self.vocab_size, batch_size)

@@ -1,4 +1,11 @@
-"""Feed-forward blocks (registry kind ``mlp``, selected by ``model.mlp``)."""
+"""Feed-forward blocks (registry kind ``mlp``, selected by ``model.mlp``).
+
+The hidden width is ``model.mlp_hidden`` when set, else ``model.mlp_ratio * d_model * hidden_scale``:
+gated (GLU) variants have three matrices instead of two, so their ``hidden_scale`` of 2/3 keeps the
+parameter count of the plain MLP (Shazeer 2020, arXiv:2002.05202).
+"""
+
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -7,16 +14,96 @@ from torch.nn import functional as F
 from gptlab.registry import register
 
 
-@register("mlp", "gelu")
-class GeluMLP(nn.Module):
-    """Linear -> GELU -> Linear (Hendrycks & Gimpel 2016, arXiv:1606.08415; GPT-2's MLP)."""
+class MLP(nn.Module):
+    """Linear -> activation -> Linear; subclasses name the activation."""
+
+    matrices = 2
+    hidden_scale = 1.0
 
     def __init__(self, dim: int, hidden: int, bias: bool = True, dropout: float = 0.0):
         super().__init__()
-        self.up = nn.Linear(dim, hidden, bias=bias)
+        self.up = nn.Linear(dim, hidden * (self.matrices - 1), bias=bias)
         self.down = nn.Linear(hidden, dim, bias=bias)
         self.down.is_residual_projection = True
         self.dropout = nn.Dropout(dropout)
 
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.down(F.gelu(self.up(x))))
+        return self.dropout(self.down(self.activation(self.up(x))))
+
+    @classmethod
+    def param_count(cls, dim: int, hidden: int, bias: bool) -> int:
+        return cls.matrices * dim * hidden + (hidden * (cls.matrices - 1) + dim if bias else 0)
+
+
+@register("mlp", "gelu")
+class GeluMLP(MLP):
+    """GELU (Hendrycks & Gimpel 2016, arXiv:1606.08415; GPT-2's MLP)."""
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return F.gelu(h)
+
+
+@register("mlp", "relu")
+class ReluMLP(MLP):
+    """ReLU (Nair & Hinton 2010; the original Transformer's MLP, Vaswani et al. 2017)."""
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return F.relu(h)
+
+
+@register("mlp", "silu")
+class SiluMLP(MLP):
+    """SiLU / swish (Ramachandran et al. 2017, arXiv:1710.05941)."""
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return F.silu(h)
+
+
+@register("mlp", "relu2")
+class Relu2MLP(MLP):
+    """Squared ReLU (So et al. 2021, Primer, arXiv:2109.08668; nanochat's MLP)."""
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return F.relu(h).square()
+
+
+@register("mlp", "swiglu")
+class SwigluMLP(MLP):
+    """SwiGLU: silu(x W) * (x V), then down (Shazeer 2020, arXiv:2002.05202; Llama's MLP)."""
+
+    matrices = 3
+    hidden_scale = 2 / 3
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        gate, value = h.chunk(2, dim=-1)
+        return F.silu(gate) * value
+
+
+@register("mlp", "geglu")
+class GegluMLP(SwigluMLP):
+    """GeGLU: gelu(x W) * (x V), then down (Shazeer 2020, arXiv:2002.05202)."""
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        gate, value = h.chunk(2, dim=-1)
+        return F.gelu(gate) * value
+
+
+@register("mlp", "none")
+class NoMLP(nn.Module):
+    """No feed-forward block: the branch adds zero (attention-only models of the learning ladder)."""
+
+    matrices = 0
+    hidden_scale = 1.0
+
+    def __init__(self, dim: int, hidden: int, bias: bool = True, dropout: float = 0.0):
+        super().__init__()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+    @classmethod
+    def param_count(cls, dim: int, hidden: int, bias: bool) -> int:
+        return 0

@@ -1,13 +1,71 @@
-"""Normalization layers (registry kind ``norm``, selected by ``model.norm``)."""
+"""Normalization (registry kind ``norm``, ``model.norm`` and ``model.qk_norm``) and where it sits
+in a residual branch (kind ``norm_placement``, ``model.norm_placement``)."""
 
+from __future__ import annotations
+
+import torch
 from torch import nn
+from torch.nn import functional as F
 
 from gptlab.registry import register
 
 
 @register("norm", "layernorm")
 class LayerNorm(nn.LayerNorm):
-    """LayerNorm (Ba et al. 2016, arXiv:1607.06450), with an optional bias."""
+    """LayerNorm (Ba et al. 2016, arXiv:1607.06450); its bias follows ``model.bias``."""
 
     def __init__(self, dim: int, bias: bool = True):
         super().__init__(dim, bias=bias)
+
+    @staticmethod
+    def param_count(dim: int, bias: bool) -> int:
+        return dim * (2 if bias else 1)
+
+
+@register("norm", "rmsnorm")
+class RMSNorm(nn.Module):
+    """RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467): scale by the root mean square, no centering or bias."""
+
+    def __init__(self, dim: int, bias: bool = True, eps: float = 1e-6):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
+
+    @staticmethod
+    def param_count(dim: int, bias: bool) -> int:
+        return dim
+
+
+@register("norm", "none")
+class NoNorm(nn.Identity):
+    """No normalization (identity), e.g. to see why transformers need it."""
+
+    def __init__(self, dim: int = 0, bias: bool = True):
+        super().__init__()
+
+    @staticmethod
+    def param_count(dim: int, bias: bool) -> int:
+        return 0
+
+
+@register("norm_placement", "pre")
+class PreNormResidual(nn.Module):
+    """x + f(norm(x)): pre-norm (Xiong et al. 2020, arXiv:2002.04745; GPT-2, Llama)."""
+
+    def __init__(self, norm: nn.Module, branch: nn.Module):
+        super().__init__()
+        self.norm, self.branch = norm, branch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.branch(self.norm(x))
+
+
+@register("norm_placement", "post")
+class PostNormResidual(PreNormResidual):
+    """norm(x + f(x)): post-norm, as in the original Transformer (Vaswani et al. 2017, arXiv:1706.03762)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x + self.branch(x))

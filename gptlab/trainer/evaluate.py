@@ -12,9 +12,9 @@ from contextlib import AbstractContextManager
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gptlab.data.loader import evaluation_batches
+from gptlab.model.output import IGNORE_INDEX, next_token_loss
 
 
 @torch.no_grad()
@@ -35,10 +35,11 @@ def evaluate(
     for x, y in evaluation_batches(tokens, block_size, batch_size, num_batches):
         x, y = x.to(device), y.to(device)
         with autocast:
-            logits = model(x)
-        nats += F.cross_entropy(logits.float().flatten(0, 1), y.flatten(), reduction="sum").double().cpu()
-        count += y.numel()
-        byte_count += int(token_bytes[y.cpu()].sum())
+            logits = model(x).logits  # the plain next-token loss, without the model's auxiliary terms
+        nats += next_token_loss(logits, y, reduction="sum").double().cpu()
+        kept = y[y != IGNORE_INDEX].cpu()
+        count += kept.numel()
+        byte_count += int(token_bytes[kept].sum())
     model.train(was_training)
     total = nats.item()
     return {"val_loss": total / count, "val_bpb": total / math.log(2) / max(1, byte_count)}

@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import GptlabError
@@ -60,11 +59,6 @@ class StopRequest:
 
     def __exit__(self, *exc) -> None:
         signal.signal(signal.SIGINT, self._previous)
-
-
-def lm_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy, computed in float32."""
-    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten())
 
 
 class Trainer:
@@ -143,8 +137,8 @@ class Trainer:
 
     # ------------------------------------------------------------------------------ steps
 
-    def train_step(self) -> tuple[float, float]:
-        """One optimizer step over ``grad_accum_steps`` micro-batches; returns (loss, grad norm).
+    def train_step(self) -> tuple[float, float, dict[str, float]]:
+        """One optimizer step over ``grad_accum_steps`` micro-batches: (loss, grad norm, the model's metrics).
 
         A non-finite loss or gradient raises :class:`Divergence` before the weights change, or,
         with ``trainer.on_nonfinite=skip``, drops the step (up to ``trainer.max_skipped_steps`` in
@@ -154,12 +148,16 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * multiplier
         total = torch.zeros((), device=self.device)
+        metrics: dict[str, torch.Tensor] = {}
         for _ in range(self.cfg.grad_accum_steps):
             x, y = self.loader.next_batch()
             with self.autocast:
-                loss = lm_loss(self.forward(x), y) / self.cfg.grad_accum_steps
+                out = self.forward(x, y)
+            loss = out.loss / self.cfg.grad_accum_steps
             self.scaler.scale(loss).backward()
             total += loss.detach()
+            for key, value in out.metrics.items():
+                metrics[key] = metrics.get(key, 0.0) + value.detach().float() / self.cfg.grad_accum_steps
         self.scaler.unscale_(self.optimizer)
         max_norm = self.cfg.grad_clip if self.cfg.grad_clip > 0 else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm)
@@ -174,7 +172,7 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.state.step += 1
         self.state.tokens_seen += self.tokens_per_step
-        return loss_value, norm_value
+        return loss_value, norm_value, {key: float(value) for key, value in metrics.items()}
 
     consecutive_skips = 0
 
@@ -216,7 +214,7 @@ class Trainer:
         with StopRequest() as stop, TrainingProgress(state.max_steps, state.step, cfg.progress) as progress:
             while state.step < min(cfg.stop_at_step or state.max_steps, state.max_steps) and not stop.requested:
                 step_start = time.perf_counter()
-                loss, grad_norm = self.train_step()
+                loss, grad_norm, model_metrics = self.train_step()
                 state.train_seconds += time.perf_counter() - step_start
                 interval_tokens += self.tokens_per_step
                 step = state.step
@@ -232,12 +230,15 @@ class Trainer:
                     "lr": self.optimizer.param_groups[0]["lr"],
                     "grad_norm": grad_norm,
                     "tokens_per_s": interval_tokens / max(elapsed, 1e-9),
+                    **model_metrics,
                 }
                 if not budget_logged and (self.budget.seconds is None or step >= TIME_CALIBRATION_STEPS):
                     record.update(
                         Budget(state.max_steps, self.tokens_per_step, self.budget.flops_per_token).as_record()
                     )
                     budget_logged = True
+                if self.budget.flops_per_token:
+                    record["flops"] = float(state.tokens_seen * self.budget.flops_per_token)
                 progress.update(step, loss, record["tokens_per_s"])
                 if is_eval:
                     final = self.evaluate()

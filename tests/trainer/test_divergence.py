@@ -22,17 +22,17 @@ class PoisonedConfig(GPTConfig):
 
 @registry.register("model", "poisoned_gpt", PoisonedConfig)
 class PoisonedGPT(GPT):
-    """A GPT whose training forward passes return NaN logits in a chosen window of calls."""
+    """A GPT whose training forward passes return a NaN loss in a chosen window of calls."""
 
     calls = 0
 
-    def forward(self, idx):
-        logits = super().forward(idx)
+    def forward(self, idx, targets=None):
+        out = super().forward(idx, targets)
         if self.training:
             self.calls += 1
             if self.cfg.poison_from_call <= self.calls < self.cfg.poison_from_call + self.cfg.poison_calls:
-                return logits * torch.nan
-        return logits
+                out.loss = out.loss * torch.nan
+        return out
 
 
 @pytest.fixture

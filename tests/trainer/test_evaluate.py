@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gptlab.model.output import ModelOutput
 from gptlab.tokenizer.char import CharTokenizer
 from gptlab.trainer.evaluate import evaluate
 
@@ -17,7 +18,7 @@ class Uniform(nn.Module):
         self.vocab = vocab
 
     def forward(self, idx):
-        return torch.zeros(*idx.shape, self.vocab)
+        return ModelOutput(torch.zeros(*idx.shape, self.vocab))
 
 
 def test_bits_per_byte_counts_utf8_bytes():

@@ -1,0 +1,29 @@
+"""What a model returns, and the plain next-token loss that validation always uses.
+
+A model owns its training loss: ``model(idx, targets)`` returns a :class:`ModelOutput` whose
+``loss`` already holds every auxiliary term the model's knobs add (z-loss, ...), and whose
+``metrics`` name the parts, so the trainer can log them without knowing which knobs are on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch.nn import functional as F
+
+IGNORE_INDEX = -100  # targets with this id (e.g. masked by the data pipeline) add nothing to any loss
+
+
+@dataclass
+class ModelOutput:
+    logits: torch.Tensor  # (batch, seq, vocab)
+    loss: torch.Tensor | None = None  # the total training loss; None without targets
+    metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # extra scalars to log, e.g. lm_loss, z_loss
+
+
+def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy of ``logits`` against ``targets`` in float32; IGNORE_INDEX targets are skipped."""
+    return F.cross_entropy(
+        logits.float().flatten(0, -2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction=reduction
+    )
