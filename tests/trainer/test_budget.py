@@ -1,7 +1,7 @@
 import pytest
 
-from gptlab.errors import ConfigError
 from gptlab.config import resolve
+from gptlab.errors import ConfigError
 from gptlab.logger.jsonl import read_metrics
 from gptlab.schedule import ScheduleConfig, linear
 from gptlab.train import train
