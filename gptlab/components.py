@@ -12,5 +12,9 @@ import gptlab.model.norm  # noqa: F401
 import gptlab.model.position  # noqa: F401
 import gptlab.optimizer.adamw  # noqa: F401
 import gptlab.schedule  # noqa: F401
+import gptlab.tokenizer.bpe  # noqa: F401
+import gptlab.tokenizer.byte  # noqa: F401
 import gptlab.tokenizer.char  # noqa: F401
+import gptlab.tokenizer.hf  # noqa: F401
+import gptlab.tokenizer.tiktoken  # noqa: F401
 import gptlab.trainer.config  # noqa: F401

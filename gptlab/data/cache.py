@@ -63,7 +63,7 @@ def _build(source: TextSource, tokenizer: Tokenizer, directory: Path) -> None:
     train_text, val_text = source.read_splits()
     if not train_text or not val_text:
         raise DataError(f"{source.describe()} is too short to split into train and validation text.")
-    tokenizer = tokenizer.fit(train_text + val_text)
+    tokenizer = tokenizer.fit([train_text], [val_text])
     dtype = token_dtype(tokenizer.vocab_size)
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gptlab.tokenizer.char import CharTokenizer
+from gptlab.tokenizer.char import CharTokenizer, CharTokenizerConfig
 from gptlab.trainer.evaluate import evaluate
 
 
@@ -22,7 +22,7 @@ class Uniform(nn.Module):
 
 def test_bits_per_byte_counts_utf8_bytes():
     text = "aé" * 40  # 'a' is one byte, 'é' two
-    tokenizer = CharTokenizer().fit(text)
+    tokenizer = CharTokenizer(CharTokenizerConfig(eos=None)).fit([text])
     tokens = tokenizer.encode(text)
     metrics = evaluate(
         Uniform(tokenizer.vocab_size),
