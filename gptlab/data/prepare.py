@@ -1,0 +1,274 @@
+"""``gptlab-prepare``: tokenize a data source into sharded token memmaps, streaming, in parallel.
+
+    gptlab-prepare data=text 'data.path=corpus/*.txt' tokenizer=bpe tokenizer.vocab_size=8192 data.workers=8
+
+takes the same overrides as ``gptlab-train`` (train runs it itself when the cache is missing).
+Documents stream from the source in batches of about 1 MB of text; ``data.workers`` processes
+encode them, each document as [BOS] ids[:max_doc_tokens] [EOS]; the main process appends them
+to the current shard file, so memory stays bounded by a few batches whatever the corpus size.
+The trained tokenizer is saved first under ``<cache_dir>/tokenizers/`` and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gptlab.data.cache import CACHE_FORMAT, cache_key, token_dtype, tokenizer_key
+from gptlab.data.source import SPLITS, DataConfig, TextSource
+from gptlab.errors import DataError, GptlabError, report
+from gptlab.tokenizer import Tokenizer, tokenizer_from_state
+
+BATCH_CHARS = 1 << 20  # text per worker task
+
+
+class DocumentEncoder:
+    """One document -> its token ids: [BOS] text ids (cut to ``max_doc_tokens``) [EOS]."""
+
+    def __init__(self, tokenizer: Tokenizer, max_doc_tokens: int, dtype: np.dtype):
+        self.tokenizer, self.max_doc_tokens, self.dtype = tokenizer, max_doc_tokens, dtype
+        self.head = [tokenizer.bos_id] if tokenizer.bos_id is not None else []
+        self.tail = [tokenizer.eos_id] if tokenizer.eos_id is not None else []
+
+    def __call__(self, text: str) -> np.ndarray:
+        ids = self.tokenizer.encode(text)
+        if self.max_doc_tokens:
+            ids = ids[: self.max_doc_tokens]
+        return np.concatenate([self.head, ids, self.tail]).astype(self.dtype)
+
+
+_worker_encoder: DocumentEncoder | None = None
+
+
+def _init_worker(tokenizer_state: dict[str, Any], max_doc_tokens: int, dtype: str) -> None:
+    global _worker_encoder
+    import gptlab.components  # noqa: F401  (the tokenizer registry, under the spawn start method too)
+
+    _worker_encoder = DocumentEncoder(tokenizer_from_state(tokenizer_state), max_doc_tokens, np.dtype(dtype))
+
+
+def _encode_batch(texts: list[str]) -> list[np.ndarray]:
+    return [_worker_encoder(text) for text in texts]
+
+
+def _utf8_bytes(texts: list[str]) -> int:
+    return sum(len(text.encode("utf-8")) for text in texts)
+
+
+def _batches(documents: Iterable[str]) -> Iterator[list[str]]:
+    batch, size = [], 0
+    for document in documents:
+        batch.append(document)
+        size += len(document)
+        if size >= BATCH_CHARS:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+class ShardWriter:
+    """Appends documents' ids to ``<split>_NNN.bin`` files of at most ``shard_tokens`` ids (a longer
+    document gets a shard of its own) and records where each document starts."""
+
+    def __init__(self, directory: Path, split: str, dtype: np.dtype, shard_tokens: int):
+        self.directory, self.split, self.dtype, self.shard_tokens = directory, split, dtype, shard_tokens
+        self.names: list[str] = []
+        self.tokens = self.documents = 0
+        self._file = None
+        self._starts: list[int] = []
+        self._size = 0
+
+    def add(self, ids: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if self._file is None or (self._size and self._size + len(ids) > self.shard_tokens):
+            self._close_shard()
+            self.names.append(f"{self.split}_{len(self.names):03d}")
+            self._file = open(self.directory / f"{self.names[-1]}.bin", "wb")
+        self._starts.append(self._size)
+        self._file.write(ids.tobytes())
+        self._size += len(ids)
+        self.tokens += len(ids)
+        self.documents += 1
+
+    def _close_shard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            np.save(self.directory / f"{self.names[-1]}.docs.npy", np.array(self._starts, dtype=np.int64))
+        self._file, self._starts, self._size = None, [], 0
+
+    def close(self) -> None:
+        self._close_shard()
+
+
+def trained_tokenizer(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, root: Path) -> Tokenizer:
+    """The tokenizer fitted on ``source`` (its training split), loaded from ``root/tokenizers`` if saved."""
+    path = root / "tokenizers" / f"{tokenizer_key(source, tokenizer_cfg)}.json"
+    if path.exists():
+        return tokenizer_from_state(json.loads(path.read_text()))
+    started = time.perf_counter()
+    fitted = tokenizer.fit(source.documents("train"), source.documents("val"))
+    if fitted.vocab_size == 0:
+        raise DataError(f"{source.describe()} has no text to build a vocabulary from.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(fitted.state()))
+    os.replace(tmp, path)
+    print(f"tokenizer: fitted {fitted.name} ({fitted.vocab_size:,} ids) in {time.perf_counter() - started:.1f} s")
+    return fitted
+
+
+def _encoded(documents: Iterable[str], encoder: DocumentEncoder, pool) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """(UTF-8 bytes, ids per document) for each batch, encoded in ``pool`` a few batches at a time."""
+    batches = _batches(documents)
+    if pool is None:
+        for batch in batches:
+            yield _utf8_bytes(batch), [encoder(text) for text in batch]
+        return
+    window = pool._processes * 2
+    while True:
+        group = [batch for _, batch in zip(range(window), batches)]
+        if not group:
+            return
+        for batch, ids in zip(group, pool.map(_encode_batch, group)):
+            yield _utf8_bytes(batch), ids
+
+
+def prepare(
+    source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, cache_dir: str | Path, progress: bool = True
+) -> Path:
+    """The cache folder with ``source``'s token shards; builds it (fitting the tokenizer) if missing."""
+    data_cfg: DataConfig = source.cfg
+    root = Path(cache_dir).expanduser()
+    directory = root / "tokens" / cache_key(source, tokenizer_cfg)
+    if (directory / "meta.json").exists():
+        return directory
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    except OSError as error:
+        raise DataError(
+            f"Cannot write the token cache under '{directory.parent}' ({error}). Set cache_dir=... to a writable folder."
+        ) from None
+    try:
+        tokenizer = trained_tokenizer(source, tokenizer, tokenizer_cfg, root)
+        dtype = token_dtype(tokenizer.vocab_size, data_cfg.token_dtype)
+        encoder = DocumentEncoder(tokenizer, data_cfg.max_doc_tokens, dtype)
+        started, nbytes = time.perf_counter(), 0
+        writers = {}
+        pool = None
+        if data_cfg.workers > 1:
+            args = (tokenizer.state(), data_cfg.max_doc_tokens, dtype.name)
+            pool = multiprocessing.get_context().Pool(data_cfg.workers, _init_worker, args)
+        try:
+            with _progress(progress) as bar:
+                for split in SPLITS:
+                    task = bar.add_task(f"tokenizing {split}", total=None)
+                    writer = writers[split] = ShardWriter(staging, split, dtype, data_cfg.shard_tokens)
+                    for batch_bytes, batch_ids in _encoded(source.documents(split), encoder, pool):
+                        for ids in batch_ids:
+                            writer.add(ids)
+                        nbytes += batch_bytes
+                        bar.update(task, advance=batch_bytes)
+                    writer.close()
+        finally:
+            if pool is not None:
+                pool.terminate()
+        for split, writer in writers.items():
+            if writer.tokens == 0:
+                raise DataError(
+                    f"{source.describe()} has no {split} documents"
+                    + (f" (data.val_fraction={data_cfg.val_fraction} of too few documents)" if split == "val" else "")
+                    + ". Give more text or a larger data.val_fraction."
+                )
+        seconds = time.perf_counter() - started
+        megabytes = sum((staging / f"{n}.bin").stat().st_size for w in writers.values() for n in w.names) / 1e6
+        meta = {
+            "format": CACHE_FORMAT,
+            "dtype": dtype.name,
+            "source": source.describe(),
+            "shards": {split: w.names for split, w in writers.items()},
+            "tokens": {split: w.tokens for split, w in writers.items()},
+            "documents": {split: w.documents for split, w in writers.items()},
+            "text_bytes": nbytes,
+            "seconds": seconds,
+            "tokenizer": tokenizer.state(),
+        }
+        (staging / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.replace(staging, directory)
+        except OSError:  # another process finished the same cache first
+            if not (directory / "meta.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    tokens = sum(meta["tokens"].values())
+    print(
+        f"prepare: {nbytes / 1e6:.1f} MB of text -> {tokens:,} tokens ({megabytes:.1f} MB of {dtype.name}) in "
+        f"{seconds:.1f} s: {nbytes / 1e6 / max(seconds, 1e-9):.2f} MB/s with {data_cfg.workers} process"
+        f"{'es' * (data_cfg.workers > 1)} | {directory}"
+    )
+    return directory
+
+
+def _progress(enabled: bool):
+    """A rich progress bar of text bytes tokenized (and MB/s); silent when ``enabled`` is false."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, transient=True, disable=not enabled)
+
+
+def prepare_from_overrides(overrides: list[str]) -> Path:
+    """Compose the config as gptlab-train does, then prepare its data."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from gptlab import registry
+    from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry, typed_component
+
+    prepare_registry()
+    check_overrides(overrides)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name=CONFIG_NAME, overrides=overrides)
+    GlobalHydra.instance().clear()
+    data_cfg, tokenizer_cfg = typed_component("data", cfg.data), typed_component("tokenizer", cfg.tokenizer)
+    source = registry.build("data", data_cfg)
+    return prepare(
+        source, registry.build("tokenizer", tokenizer_cfg), tokenizer_cfg, cfg.cache_dir, progress=sys.stderr.isatty()
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: ``gptlab-prepare [overrides...]``."""
+    args = sys.argv[1:] if argv is None else argv
+    if any(arg in ("-h", "--help") for arg in args):
+        print(__doc__)
+        return
+    try:
+        prepare_from_overrides(args)
+    except GptlabError as error:
+        report(error)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
