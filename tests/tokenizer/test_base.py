@@ -9,6 +9,7 @@ from gptlab import registry
 from gptlab.config import resolve
 from gptlab.errors import ConfigError
 from gptlab.tokenizer import tokenizer_from_state
+from gptlab.trainer import checkpoint
 from tests.helpers import compose_config
 
 SPECIALS = [
@@ -51,8 +52,9 @@ def test_special_tokens_are_honoured_everywhere(tokenizer):
     assert lengths[ids].sum() == len(text.encode("utf-8")) - sum(len(t) for t in ("<s>", "<|user|>", "<|bot|>", "</s>"))
 
 
-def test_state_round_trip(tokenizer):
-    restored = tokenizer_from_state(tokenizer.state())
+def test_state_round_trip_through_a_checkpoint(tokenizer, tmp_path):
+    checkpoint.save({"tokenizer": tokenizer.state()}, tmp_path / "last.pt")  # as the trainer saves it
+    restored = tokenizer_from_state(checkpoint.load(tmp_path / "last.pt")["tokenizer"])  # as gptlab-sample loads it
     ids = tokenizer.encode(TEXT + "</s>")
     assert restored.vocab_size == tokenizer.vocab_size
     assert np.array_equal(restored.encode(TEXT + "</s>"), ids)
