@@ -33,8 +33,11 @@ lint: install ## ruff check + format check
 bench-cpu: install ## the default recipe on tinyshakespeare (char level): wall time, tokens/s, val loss
 	$(BIN)/python -m gptlab.bench.cpu_recipe --data $(TINYSHAKESPEARE) $(ARGS)
 
+bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare (ARGS="--tokenizer bpe --step-ms 100")
+	$(BIN)/python -m gptlab.bench.data_pipeline --data $(TINYSHAKESPEARE) $(ARGS)
+
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu clean
+.PHONY: help install train test lint bench-cpu bench-data clean

@@ -62,33 +62,41 @@ class RandomWindowLoader:
         counts = [len(s) if isinstance(s, np.ndarray) else s for s in self._starts]
         self._offsets = np.cumsum([0, *counts])
 
-    def _draw(self) -> list[tuple[int, int]]:
-        """(shard, start) of this rank's windows of the next global batch."""
-        total = int(self._offsets[-1])
-        picks = torch.randint(total, (self.world_size * self.batch_size,), generator=self.generator).numpy()
-        picks = picks[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
+    def _draw(self) -> tuple[np.ndarray, np.ndarray]:
+        """(shard index, start offset) of each of this rank's windows of the next global batch."""
+        picks = torch.randint(int(self._offsets[-1]), (self.world_size * self.batch_size,), generator=self.generator)
+        picks = picks.numpy()[self.rank * self.batch_size : (self.rank + 1) * self.batch_size]
         shard_ids = np.searchsorted(self._offsets, picks, side="right") - 1
-        out = []
-        for shard_id, pick in zip(shard_ids, picks):
-            local = pick - self._offsets[shard_id]
-            starts = self._starts[shard_id]
-            out.append((int(shard_id), int(starts[local] if isinstance(starts, np.ndarray) else local)))
-        return out
+        starts = picks - self._offsets[shard_ids]
+        for shard_id in np.unique(shard_ids):
+            aligned = self._starts[shard_id]
+            if isinstance(aligned, np.ndarray):  # doc_starts: the pick numbers a document start
+                rows = shard_ids == shard_id
+                starts[rows] = aligned[starts[rows]]
+        return shard_ids, starts
 
     def _batch(self, with_docs: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        T = self.block_size
-        rows, docs = [], []
-        for shard_id, start in self._draw():
+        shard_ids, starts = self._draw()
+        window = np.arange(self.block_size + 1)
+        chunk = np.empty((len(starts), self.block_size + 1), dtype=np.int64)
+        docs = np.empty_like(chunk) if with_docs else None
+        for shard_id in np.unique(shard_ids):
+            rows = np.flatnonzero(shard_ids == shard_id)
             shard = self.shards[shard_id]
-            rows.append(shard.tokens[start : start + T + 1])
-            if with_docs:
-                docs.append(np.searchsorted(shard.doc_starts, np.arange(start, start + T + 1), side="right"))
-        chunk = torch.from_numpy(np.stack(rows).astype(np.int64))
+            positions = starts[rows, None] + window
+            chunk[rows] = shard.tokens[positions]
+            if with_docs:  # mark where a document starts inside each window, then count the marks
+                first = np.searchsorted(shard.doc_starts, starts[rows], side="right")
+                last = np.searchsorted(shard.doc_starts, starts[rows] + self.block_size, side="right")
+                marks = np.zeros((len(rows), self.block_size + 1), dtype=np.int64)
+                for i, (lo, hi) in enumerate(zip(first, last)):
+                    marks[i, shard.doc_starts[lo:hi] - starts[rows[i]]] = 1
+                docs[rows] = np.cumsum(marks, axis=1)
+        chunk = torch.from_numpy(chunk)
         x, y = chunk[:, :-1], chunk[:, 1:]
         if not with_docs:
             return self._to_device(x), self._to_device(y), None
-        doc_ids = torch.from_numpy(np.stack(docs).astype(np.int64))
-        doc_ids -= doc_ids[:, :1].clone()
+        doc_ids = torch.from_numpy(docs)
         if self.doc_mask:
             y = y.masked_fill(doc_ids[:, 1:] != doc_ids[:, :-1], IGNORE_INDEX)
         return self._to_device(x), self._to_device(y), self._to_device(doc_ids[:, :-1].contiguous())
