@@ -68,10 +68,22 @@ def register(kind: str, name: str, config: type | None = None) -> Callable:
             raise ValueError(f"{kind} '{name}' is already registered by {existing.target!r}")
         _ENTRIES[kind][name] = Entry(kind, name, target, config)
         if config is not None:
-            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=config)
+            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=named_schema(config, name))
         return target
 
     return decorator
+
+
+def named_schema(config: type, name: str) -> DictConfig:
+    """The typed schema of ``config`` with its ``name`` field set to the registered name.
+
+    One dataclass may back several components (``linear`` and ``cosine`` share the schedule
+    config); the stored schema must still say which one it selects.
+    """
+    node = OmegaConf.structured(config)
+    if "name" in node:
+        node.name = name
+    return node
 
 
 def kinds() -> list[str]:
@@ -134,4 +146,4 @@ def expose_unconfigured(config_dir: str) -> None:
     for kind in GROUP_KINDS:
         for name, entry in _ENTRIES.get(kind, {}).items():
             if entry.config is not None and not (Path(config_dir) / kind / f"{name}.yaml").exists():
-                store.store(group=kind, name=name, node=entry.config)
+                store.store(group=kind, name=name, node=named_schema(entry.config, name))

@@ -46,7 +46,7 @@ def test_every_option_composes_and_builds(
     if group == "trainer":
         return
     kind_cfg = typed[group]
-    assert kind_cfg.name == cfg[group].name
+    assert kind_cfg.name == cfg[group].name == option  # the option selects the component of its name
     if group == "model":
         model = registry.build("model", kind_cfg, vocab_size=50)
         assert model(torch.zeros(2, 8, dtype=torch.long)).shape == (2, 8, 50)
