@@ -252,9 +252,7 @@ def prepare_from_overrides(overrides: list[str]) -> Path:
     GlobalHydra.instance().clear()
     data_cfg, tokenizer_cfg = typed_component("data", cfg.data), typed_component("tokenizer", cfg.tokenizer)
     source = registry.build("data", data_cfg)
-    return prepare(
-        source, registry.build("tokenizer", tokenizer_cfg), tokenizer_cfg, cfg.cache_dir, progress=sys.stderr.isatty()
-    )
+    return prepare(source, registry.build("tokenizer", tokenizer_cfg), tokenizer_cfg, cfg.cache_dir)
 
 
 def main(argv: list[str] | None = None) -> None:
