@@ -65,7 +65,7 @@ def tokenizer_key(source: TextSource, tokenizer_cfg: Any) -> str:
 
 def cache_key(source: TextSource, tokenizer_cfg: Any) -> str:
     """Names the token files: the trained tokenizer and the tokenization keys of ``data``."""
-    pipeline = source.cfg.tokenization_key() if hasattr(source, "cfg") else {}
+    pipeline = source.cfg.tokenization_key()
     blob = json.dumps({"format": CACHE_FORMAT, "tokenizer": tokenizer_key(source, tokenizer_cfg), "pipeline": pipeline})
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 

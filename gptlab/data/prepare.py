@@ -129,14 +129,16 @@ def trained_tokenizer(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: A
     return fitted
 
 
-def _encoded(documents: Iterable[str], encoder: DocumentEncoder, pool) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """(UTF-8 bytes, ids per document) for each batch, encoded in ``pool`` a few batches at a time."""
+def _encoded(
+    documents: Iterable[str], encoder: DocumentEncoder, pool, workers: int
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """(UTF-8 bytes, ids per document) for each batch, encoded in ``pool`` two batches per worker at a time."""
     batches = _batches(documents)
     if pool is None:
         for batch in batches:
             yield _utf8_bytes(batch), [encoder(text) for text in batch]
         return
-    window = pool._processes * 2
+    window = workers * 2
     while True:
         group = [batch for _, batch in zip(range(window), batches)]
         if not group:
@@ -176,7 +178,7 @@ def prepare(
                 for split in SPLITS:
                     task = bar.add_task(f"tokenizing {split}", total=None)
                     writer = writers[split] = ShardWriter(staging, split, dtype, data_cfg.shard_tokens)
-                    for batch_bytes, batch_ids in _encoded(source.documents(split), encoder, pool):
+                    for batch_bytes, batch_ids in _encoded(source.documents(split), encoder, pool, data_cfg.workers):
                         for ids in batch_ids:
                             writer.add(ids)
                         nbytes += batch_bytes
