@@ -15,7 +15,7 @@ from typing import Optional
 
 from omegaconf import MISSING
 
-from gptlab.data.source import DataConfig, interleaved_split
+from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
 from gptlab.data.text import files_fingerprint, resolve_paths
 from gptlab.errors import DataError
 from gptlab.registry import register
@@ -35,7 +35,7 @@ class HFDataConfig(DataConfig):
 
 
 @register("data", "hf", HFDataConfig)
-class HFDataset:
+class HFDataset(DocumentSource):
     """Rows of a Hugging Face data set (Hub name or local files), one document per row."""
 
     def __init__(self, cfg: HFDataConfig):
@@ -84,7 +84,15 @@ class HFDataset:
                 )
             yield text
 
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        if not self.cfg.val_split:
+            yield from interleaved_split(self._rows(self.cfg.split), self.cfg.val_fraction)
+            return
+        for split, name in (("train", self.cfg.split), ("val", self.cfg.val_split)):
+            yield from ((split, text) for text in self._rows(name))
+
     def documents(self, split: str) -> Iterator[str]:
+        """A named validation split is loaded on its own (training the tokenizer reads no validation rows)."""
         if self.cfg.val_split:
             return self._rows(self.cfg.split if split == "train" else self.cfg.val_split)
-        return interleaved_split(self._rows(self.cfg.split), split, self.cfg.val_fraction)
+        return super().documents(split)

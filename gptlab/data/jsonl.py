@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from gptlab.data.source import DataConfig, interleaved_split
+from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
 from gptlab.data.text import files_fingerprint, resolve_paths
 from gptlab.errors import DataError
 from gptlab.registry import register
@@ -50,7 +50,7 @@ def read_jsonl_field(path, field: str) -> Iterator[str]:
 
 
 @register("data", "jsonl", JsonlConfig)
-class JsonlFiles:
+class JsonlFiles(DocumentSource):
     """JSON Lines file(s), one document per line (e.g. a web-text dump)."""
 
     def __init__(self, cfg: JsonlConfig):
@@ -66,6 +66,6 @@ class JsonlFiles:
     def fingerprint(self) -> str:
         return files_fingerprint(self.paths, f"field={self.cfg.field};val={self.cfg.val_fraction}")
 
-    def documents(self, split: str) -> Iterator[str]:
+    def split_documents(self) -> Iterator[tuple[str, str]]:
         every = (doc for path in self.paths for doc in read_jsonl_field(path, self.cfg.field))
-        return interleaved_split(every, split, self.cfg.val_fraction)
+        return interleaved_split(every, self.cfg.val_fraction)

@@ -65,16 +65,18 @@ def _utf8_bytes(texts: list[str]) -> int:
     return sum(len(text.encode("utf-8")) for text in texts)
 
 
-def _batches(documents: Iterable[str]) -> Iterator[list[str]]:
-    batch, size = [], 0
-    for document in documents:
-        batch.append(document)
-        size += len(document)
+def _batches(documents: Iterable[tuple[str, str]]) -> Iterator[tuple[list[str], list[str]]]:
+    """(splits, texts) of about BATCH_CHARS characters each."""
+    splits, texts, size = [], [], 0
+    for split, text in documents:
+        splits.append(split)
+        texts.append(text)
+        size += len(text)
         if size >= BATCH_CHARS:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+            yield splits, texts
+            splits, texts, size = [], [], 0
+    if texts:
+        yield splits, texts
 
 
 class ShardWriter:
@@ -129,22 +131,46 @@ def trained_tokenizer(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: A
     return fitted
 
 
-def _encoded(
-    documents: Iterable[str], encoder: DocumentEncoder, pool, workers: int
-) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """(UTF-8 bytes, ids per document) for each batch, encoded in ``pool`` two batches per worker at a time."""
+def _encoded(documents: Iterable[tuple[str, str]], encoder: DocumentEncoder, pool, workers: int) -> Iterator[tuple]:
+    """(UTF-8 bytes, splits, ids per document) for each batch, encoded in ``pool`` two batches per worker at a time."""
     batches = _batches(documents)
     if pool is None:
-        for batch in batches:
-            yield _utf8_bytes(batch), [encoder(text) for text in batch]
+        for splits, texts in batches:
+            yield _utf8_bytes(texts), splits, [encoder(text) for text in texts]
         return
-    window = workers * 2
     while True:
-        group = [batch for _, batch in zip(range(window), batches)]
+        group = [batch for _, batch in zip(range(workers * 2), batches)]
         if not group:
             return
-        for batch, ids in zip(group, pool.map(_encode_batch, group)):
-            yield _utf8_bytes(batch), ids
+        for (splits, texts), ids in zip(group, pool.map(_encode_batch, [texts for _, texts in group])):
+            yield _utf8_bytes(texts), splits, ids
+
+
+def _tokenize(
+    source: TextSource, tokenizer: Tokenizer, dtype: np.dtype, staging: Path, progress: bool
+) -> tuple[dict[str, ShardWriter], int]:
+    """Write every document's ids into its split's shards in ``staging``; returns the writers and text bytes."""
+    cfg: DataConfig = source.cfg
+    encoder = DocumentEncoder(tokenizer, cfg.max_doc_tokens, dtype)
+    writers = {split: ShardWriter(staging, split, dtype, cfg.shard_tokens) for split in SPLITS}
+    nbytes, pool = 0, None
+    if cfg.workers > 1:
+        args = (tokenizer.state(), cfg.max_doc_tokens, dtype.name)
+        pool = multiprocessing.get_context().Pool(cfg.workers, _init_worker, args)
+    try:
+        with _progress(progress) as bar:
+            task = bar.add_task(f"tokenizing {source.describe()}", total=None)
+            for batch_bytes, splits, ids in _encoded(source.split_documents(), encoder, pool, cfg.workers):
+                for split, document in zip(splits, ids):
+                    writers[split].add(document)
+                nbytes += batch_bytes
+                bar.update(task, advance=batch_bytes)
+    finally:
+        if pool is not None:
+            pool.terminate()
+        for writer in writers.values():
+            writer.close()
+    return writers, nbytes
 
 
 def prepare(
@@ -166,27 +192,8 @@ def prepare(
     try:
         tokenizer = trained_tokenizer(source, tokenizer, tokenizer_cfg, root)
         dtype = token_dtype(tokenizer.vocab_size, data_cfg.token_dtype)
-        encoder = DocumentEncoder(tokenizer, data_cfg.max_doc_tokens, dtype)
-        started, nbytes = time.perf_counter(), 0
-        writers = {}
-        pool = None
-        if data_cfg.workers > 1:
-            args = (tokenizer.state(), data_cfg.max_doc_tokens, dtype.name)
-            pool = multiprocessing.get_context().Pool(data_cfg.workers, _init_worker, args)
-        try:
-            with _progress(progress) as bar:
-                for split in SPLITS:
-                    task = bar.add_task(f"tokenizing {split}", total=None)
-                    writer = writers[split] = ShardWriter(staging, split, dtype, data_cfg.shard_tokens)
-                    for batch_bytes, batch_ids in _encoded(source.documents(split), encoder, pool, data_cfg.workers):
-                        for ids in batch_ids:
-                            writer.add(ids)
-                        nbytes += batch_bytes
-                        bar.update(task, advance=batch_bytes)
-                    writer.close()
-        finally:
-            if pool is not None:
-                pool.terminate()
+        started = time.perf_counter()
+        writers, nbytes = _tokenize(source, tokenizer, dtype, staging, progress)
         for split, writer in writers.items():
             if writer.tokens == 0:
                 raise DataError(

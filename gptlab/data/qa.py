@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from gptlab.data.source import DataConfig, interleaved_split
+from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
 from gptlab.data.text import files_fingerprint, read_utf8, resolve_paths
 from gptlab.errors import ConfigError, DataError
 from gptlab.registry import register
@@ -32,7 +32,7 @@ class QAConfig(DataConfig):
 
 
 @register("data", "qa", QAConfig)
-class QAPairs:
+class QAPairs(DocumentSource):
     """Question/answer pairs from a JSON file, one document per pair, formatted by a template."""
 
     def __init__(self, cfg: QAConfig):
@@ -62,6 +62,6 @@ class QAPairs:
                     )
                 yield item["question"], item["answer"]
 
-    def documents(self, split: str) -> Iterator[str]:
+    def split_documents(self) -> Iterator[tuple[str, str]]:
         formatted = (self.cfg.template.format(question=q, answer=a) for q, a in self.pairs())
-        return interleaved_split(formatted, split, self.cfg.val_fraction)
+        return interleaved_split(formatted, self.cfg.val_fraction)

