@@ -82,13 +82,12 @@ def named_encoding(cfg: TiktokenConfig) -> dict[str, Any]:
     from tiktoken import registry as tiktoken_registry
     from tiktoken.load import load_tiktoken_bpe
 
-    tiktoken_registry._find_constructors()
-    constructors = tiktoken_registry.ENCODING_CONSTRUCTORS or {}
-    if cfg.encoding not in constructors:
+    valid = tiktoken_registry.list_encoding_names()  # also fills ENCODING_CONSTRUCTORS
+    if cfg.encoding not in valid:
         raise ConfigError(
-            f"tokenizer.encoding='{cfg.encoding}' is not a tiktoken encoding. Valid: {', '.join(sorted(constructors))}."
+            f"tokenizer.encoding='{cfg.encoding}' is not a tiktoken encoding. Valid: {', '.join(sorted(valid))}."
         )
-    constructor = constructors[cfg.encoding]
+    constructor = tiktoken_registry.ENCODING_CONSTRUCTORS[cfg.encoding]
     if cfg.file is None:
         try:
             return constructor()
