@@ -37,8 +37,8 @@ class DocumentEncoder:
 
     def __init__(self, tokenizer: Tokenizer, max_doc_tokens: int, dtype: np.dtype):
         self.tokenizer, self.max_doc_tokens, self.dtype = tokenizer, max_doc_tokens, dtype
-        self.head = [tokenizer.bos_id] if tokenizer.bos_id is not None else []
-        self.tail = [tokenizer.eos_id] if tokenizer.eos_id is not None else []
+        self.head = np.array([tokenizer.bos_id] if tokenizer.bos_id is not None else [], dtype=np.int64)
+        self.tail = np.array([tokenizer.eos_id] if tokenizer.eos_id is not None else [], dtype=np.int64)
 
     def __call__(self, text: str) -> np.ndarray:
         ids = self.tokenizer.encode(text)
