@@ -106,10 +106,10 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     source = registry.build("data", typed["data"])
     splits = load_or_build(source, registry.build("tokenizer", typed["tokenizer"]), typed["tokenizer"], cfg.cache_dir)
     block_size = typed["model"].block_size
-    if len(splits.val) <= block_size:
+    if splits.num_tokens("val") <= block_size:
         raise ConfigError(
             f"model.block_size={block_size} is longer than the validation split of {source.describe()} "
-            f"({len(splits.val)} tokens). Use model.block_size <= {len(splits.val) - 1}, a larger "
+            f"({splits.num_tokens('val')} tokens). Use model.block_size <= {splits.num_tokens('val') - 1}, a larger "
             f"data.val_fraction, or more text."
         )
     tokenizer = splits.tokenizer
@@ -117,8 +117,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     print(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
         f"({model.num_parameters(non_embedding=True):,} non-embedding), {model.flops_per_token():,} training FLOPs "
-        f"per token | data: {source.describe()}, "
-        f"{len(splits.train):,} train / {len(splits.val):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
+        f"per token | data: {source.describe()}, {splits.num_tokens('train'):,} train / "
+        f"{splits.num_tokens('val'):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     tokens_per_step = trainer_cfg.batch_size * trainer_cfg.grad_accum_steps * block_size
@@ -126,7 +126,16 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         trainer_cfg.budget, trainer_cfg.max_steps, tokens_per_step, model.num_parameters(), model.flops_per_token()
     )
     print(budget.describe())
-    loader = RandomWindowLoader(splits.train, block_size, trainer_cfg.batch_size, cfg.seed, device)
+    data_cfg = typed["data"]
+    loader = RandomWindowLoader(
+        splits.train,
+        block_size,
+        trainer_cfg.batch_size,
+        cfg.seed,
+        device,
+        doc_starts=data_cfg.doc_starts,
+        doc_mask=data_cfg.doc_mask,
+    )
 
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
     if trainer_cfg.resume and resumed is None:
@@ -155,7 +164,7 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
             lambda max_steps: registry.build("schedule", typed["schedule"], max_steps),
             budget,
             loader,
-            splits.val,
+            splits.val_tokens,
             torch.as_tensor(tokenizer.token_byte_lengths()),
             loggers,
             run_dir,

@@ -24,9 +24,22 @@ def test_every_group_has_options():
 
 
 @pytest.mark.parametrize("group,option", group_options())
-def test_every_option_composes_and_builds(group, option, text_file, tmp_path):
-    data_overrides = {"text": [f"data.path={text_file}"], "shakespeare": ["data.plays=[macbeth]"]}
+def test_every_option_composes_and_builds(
+    group, option, text_file, jsonl_file, qa_file, tiktoken_file, tmp_path, request
+):
+    data_overrides = {
+        "text": [f"data.path={text_file}"],
+        "shakespeare": ["data.plays=[macbeth]"],
+        "jsonl": [f"data.path={jsonl_file}"],
+        "qa": [f"data.path={qa_file}"],
+        "hf": ["data.path=text", f"data.data_files=[{text_file}]"],
+    }
+    tokenizer_overrides = {
+        "tiktoken": [f"tokenizer.file={tiktoken_file}"],
+        "hf": [f"tokenizer.path={request.getfixturevalue('hf_tokenizer_file')}"] if option == "hf" else [],
+    }
     overrides = [f"{group}={option}", *(data_overrides[option] if group == "data" else MACBETH)]
+    overrides += tokenizer_overrides.get(option, []) if group == "tokenizer" else []
     cfg = compose_config(overrides)
     typed = resolve(cfg)
     assert typed[group].__class__.__name__.endswith("Config")
@@ -43,10 +56,11 @@ def test_every_option_composes_and_builds(group, option, text_file, tmp_path):
         schedule = registry.build("schedule", kind_cfg, 100)
         assert all(0.0 < schedule(step) <= 1.0 for step in range(100))
     elif group == "data":
-        train, val = registry.build("data", kind_cfg).read_splits()
+        source = registry.build("data", kind_cfg)
+        train, val = ("".join(source.documents(split)) for split in ("train", "val"))
         assert len(train) > 8 * len(val) > 0
     elif group == "tokenizer":
-        tokenizer = registry.build("tokenizer", kind_cfg).fit("hello world")
+        tokenizer = registry.build("tokenizer", kind_cfg).fit(["hello world"], [])
         assert tokenizer.decode(tokenizer.encode("hello").tolist()) == "hello"
     elif group == "logger":
         sinks = registry.build("logger", kind_cfg, RunContext(tmp_path, {"seed": 1}))

