@@ -290,8 +290,29 @@ def command_line_overrides(argv: list[str]) -> list[str]:
     return overrides
 
 
+_INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """Hydra's argument parser takes no override after a flag (``a=1 -m b=2`` fails): move the
+    flags, each with its value, in front of the overrides so any order works."""
+    flags, overrides, i = [], [], 0
+    while i < len(argv):
+        takes_value = i + 1 < len(argv) and (
+            argv[i] in _FLAGS_WITH_VALUE or argv[i] == "--info" and argv[i + 1] in _INFO_TOPICS
+        )
+        if argv[i].startswith("-"):
+            flags += argv[i : i + 1 + takes_value]
+            i += 1 + takes_value
+        else:
+            overrides.append(argv[i])
+            i += 1
+    return flags + overrides
+
+
 def main() -> None:
     """Console entry point: checks the command line, then hands over to Hydra."""
+    sys.argv[1:] = flags_first(sys.argv[1:])
     overrides = command_line_overrides(sys.argv[1:])
     try:
         prepare_registry()

@@ -232,3 +232,17 @@ def test_plugin_component_selected_from_command_line(tmp_path):
     lrs = [r["lr"] for r in read_metrics(run / "metrics.jsonl")]
     base = lrs[0]
     assert lrs == pytest.approx([base * 0.5 ** ((step - 1) // 4) for step in range(1, 11)])
+
+
+def test_flags_may_come_after_overrides():
+    from gptlab.train import flags_first
+
+    assert flags_first(["+experiment=x", "-m", "seed=1", "--cfg", "job"]) == [
+        "-m",
+        "--cfg",
+        "job",
+        "+experiment=x",
+        "seed=1",
+    ]
+    assert flags_first(["a=1", "--info", "config"]) == ["--info", "config", "a=1"]
+    assert flags_first(["a=1", "--multirun"]) == ["--multirun", "a=1"]

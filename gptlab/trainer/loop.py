@@ -232,7 +232,7 @@ class Trainer:
                     "tokens_per_s": interval_tokens / max(elapsed, 1e-9),
                     **model_metrics,
                 }
-                if not budget_logged and (self.budget.seconds is None or step >= TIME_CALIBRATION_STEPS):
+                if not budget_logged and self.budget.steps is not None:  # a time budget: once measured
                     record.update(
                         Budget(state.max_steps, self.tokens_per_step, self.budget.flops_per_token).as_record()
                     )
@@ -276,4 +276,4 @@ class Trainer:
                 f"({state.max_steps * self.tokens_per_step:,} tokens) in {seconds / 60:g} minutes"
             )
         elif state.train_seconds >= seconds and state.step < state.max_steps:
-            state.max_steps = state.step  # out of time: this step is the last (and gets the final eval)
+            state.max_steps = self.budget.steps = state.step  # out of time: this step is the last (final eval)

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from gptlab.compare.cli import compare
 from gptlab.compare.stats import t_quantile
-from gptlab.errors import ConfigError, DataError
+from gptlab.errors import DataError
 from gptlab.logger.jsonl import read_metrics
 from tests.compare.conftest import LRS, SEEDS
 from tests.helpers import MACBETH, TINY, run_cli, train_cli
@@ -49,17 +49,18 @@ def test_table_matches_metrics_files(tiny_sweep, tmp_path):
     text = console.export_text()
     for group in result.groups:
         assert f"{group.stats['val_bpb'].mean:.4f}" in text
-    # PNGs for steps, tokens and train time; none for FLOPs, which these runs do not log
+    # PNGs against steps, tokens, training FLOPs (the runs log cumulative FLOPs) and train time
     names = sorted(p.name for p in result.images)
     assert names == sorted(
-        f"{m}_vs_{a}.png" for m in ("val_loss", "train_loss") for a in ("step", "tokens", "train_time_s")
+        f"{m}_vs_{a}.png" for m in ("val_loss", "train_loss") for a in ("step", "tokens", "flops", "train_time_s")
     )
     assert all(p.read_bytes().startswith(b"\x89PNG") for p in result.images)
-    assert any("FLOPs" in note for note in result.notes)
+    assert not any("FLOPs" in note for note in result.notes)
     html = result.report.read_text()
-    assert html.count("data:image/png;base64,") == 6 and "<table" in html and 'src="http' not in html
-    with pytest.raises(ConfigError, match="--align flops"):
-        compare([tiny_sweep], tmp_path / "flops", align="flops", console=Console(record=True))
+    assert html.count("data:image/png;base64,") == 8 and "<table" in html and 'src="http' not in html
+    # the runs log cumulative FLOPs; at equal model size aligning by FLOPs reads the same final point
+    by_flops = compare([tiny_sweep], tmp_path / "flops", align="flops", console=Console(record=True))
+    assert [g.stats["val_bpb"].mean for g in by_flops.groups] == pytest.approx(means)
 
 
 def test_unfinished_run_and_different_budget_are_flagged(tiny_sweep, tmp_path):

@@ -56,7 +56,7 @@ def test_report_renders_table_and_plots(tiny_sweep, tmp_path, served):
             shown = [float(rows.nth(i).locator("td").nth(2).inner_text()) for i in range(rows.count())]
             assert shown == [round(g.stats["val_bpb"].mean, 4) for g in result.groups]
             images = page.locator(".plots img")
-            assert images.count() == len(result.images) == 6
+            assert images.count() == len(result.images) == 8
             page.wait_for_function("Array.from(document.images).every(img => img.complete)")
             widths = page.eval_on_selector_all(".plots img", "imgs => imgs.map(img => img.naturalWidth)")
             assert all(width > 0 for width in widths), widths

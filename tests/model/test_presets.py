@@ -14,7 +14,7 @@ from gptlab.model import counting
 from gptlab.train import train
 from tests.helpers import MACBETH, TINY, compose_config
 
-MACBETH_VOCAB = 62  # distinct characters of Macbeth
+MACBETH_VOCAB = 63  # distinct characters of Macbeth, plus the end-of-text token
 LADDER = ["bigram", "single_head", "multi_head", "one_block", "gpt"]
 PRESETS = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml") if p.stem not in LADDER)
 

@@ -46,7 +46,7 @@ def test_time_budget_measures_the_speed_then_ends_on_time(tmp_path, capsys):
     records = read_metrics(tmp_path / "metrics.jsonl")
     budget_steps = next(r["budget_steps"] for r in records if "budget_steps" in r)
     assert "time budget:" in capsys.readouterr().out
-    assert 10 < records[-1]["step"] <= budget_steps and "val_loss" in records[-1]  # final evaluation at the end
+    assert records[-1]["step"] <= budget_steps and "val_loss" in records[-1]  # final evaluation at the end
     # after the first 10 steps the schedule spans the measured number of steps (linear decay, 5% warmup)
     schedule = linear(ScheduleConfig(warmup_fraction=0.05), budget_steps)
     peak = resolve(compose_config(overrides))["optimizer"].lr
