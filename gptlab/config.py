@@ -180,6 +180,7 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
     """Every group node as its typed config, after all single-group and cross-group checks."""
     from gptlab.sweep.config import SweepConfig
     from gptlab.trainer.config import TrainerConfig
+    from gptlab.trainer.stages import check_stages
 
     typed = {kind: typed_component(kind, cfg[kind]) for kind in registry.GROUP_KINDS}
     trainer = typed_node("trainer", TrainerConfig, cfg.trainer)
@@ -189,6 +190,7 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
             f"schedule.warmup_steps={schedule.warmup_steps} is not shorter than "
             f"trainer.max_steps={trainer.max_steps}; use warmup_steps < max_steps."
         )
+    check_stages(trainer.stages, typed["model"].block_size)
     typed["trainer"] = trainer
     typed["sweep"] = typed_node("sweep", SweepConfig, cfg.sweep)
     return typed

@@ -35,6 +35,7 @@ from gptlab.sweep.status import check_same_config, config_hash, finished_metrics
 from gptlab.trainer import checkpoint
 from gptlab.trainer.budget import resolve_budget
 from gptlab.trainer.loop import Trainer
+from gptlab.trainer.stages import shape_at
 
 SAMPLES_FILE = "samples.txt"
 DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
@@ -48,6 +49,16 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"trainer.device='{name}' but torch sees no CUDA GPU here; use trainer.device=cpu or auto.")
     return torch.device(name)
+
+
+def stage_tokens_per_step(trainer_cfg, block_size: int):
+    """Tokens of each step when trainer.stages change the context length or the batch size."""
+
+    def tokens_at(step: int) -> int:
+        block, batch = shape_at(step, trainer_cfg.stages, block_size, trainer_cfg.batch_size)
+        return block * batch * trainer_cfg.grad_accum_steps
+
+    return tokens_at
 
 
 def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
@@ -123,7 +134,12 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     tokens_per_step = trainer_cfg.batch_size * trainer_cfg.grad_accum_steps * block_size
     budget = resolve_budget(
-        trainer_cfg.budget, trainer_cfg.max_steps, tokens_per_step, model.num_parameters(), model.flops_per_token()
+        trainer_cfg.budget,
+        trainer_cfg.max_steps,
+        tokens_per_step,
+        model.num_parameters(),
+        model.flops_per_token(),
+        stage_tokens_per_step(trainer_cfg, block_size) if trainer_cfg.stages else None,
     )
     print(budget.describe())
     data_cfg = typed["data"]

@@ -30,6 +30,8 @@ class MuonConfig(HybridConfig):
     # shape: sqrt(max(1, rows/cols)) (Jordan et al.); rms: 0.2 * sqrt(max(rows, cols)), which gives
     # the update AdamW's RMS so AdamW's lr and decay carry over (Liu et al. 2025, arXiv:2502.16982)
     update_scale: str = "shape"
+    embedding_lr: float = 2e-2
+    vector_lr: float = 2e-2
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -7,11 +7,13 @@ A time budget (a fixed-time research loop) measures the first steps and derives 
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Optional
 
 from gptlab.errors import ConfigError
+from gptlab.trainer.stages import steps_for_tokens
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022, arXiv:2203.15556
 
@@ -50,10 +52,13 @@ class Budget:
     flops_per_token: float
     seconds: Optional[float] = None
     source: str = "trainer.max_steps"
+    tokens_per_step_at: Optional[Callable[[int], int]] = None  # stages: tokens of each step
 
     @property
     def tokens(self) -> Optional[int]:
-        return None if self.steps is None else self.steps * self.tokens_per_step
+        if self.steps is None or self.tokens_per_step_at is None:
+            return None if self.steps is None else self.steps * self.tokens_per_step
+        return sum(self.tokens_per_step_at(step) for step in range(self.steps))
 
     def describe(self) -> str:
         if self.steps is None:
@@ -67,19 +72,28 @@ class Budget:
 
 
 def resolve_budget(
-    cfg: BudgetConfig, max_steps: int, tokens_per_step: int, num_params: int, flops_per_token: float
+    cfg: BudgetConfig,
+    max_steps: int,
+    tokens_per_step: int,
+    num_params: int,
+    flops_per_token: float,
+    tokens_per_step_at: Callable[[int], int] | None = None,
 ) -> Budget:
-    """Turn the configured budget into steps for this model and batch (rounded up)."""
-    budget = Budget(max_steps, tokens_per_step, flops_per_token)
+    """Turn the configured budget into steps for this model and batch (rounded up).
+
+    ``tokens_per_step_at(step)`` gives the tokens of each step when stages change the batch shape.
+    """
+    budget = Budget(max_steps, tokens_per_step, flops_per_token, tokens_per_step_at=tokens_per_step_at)
+    to_steps = partial(steps_for_tokens, tokens_per_step_at=tokens_per_step_at or (lambda step: tokens_per_step))
     if cfg.steps:
         budget.steps, budget.source = cfg.steps, f"trainer.budget.steps={cfg.steps}"
     elif cfg.tokens:
-        budget.steps, budget.source = math.ceil(cfg.tokens / tokens_per_step), f"trainer.budget.tokens={cfg.tokens:g}"
+        budget.steps, budget.source = to_steps(cfg.tokens), f"trainer.budget.tokens={cfg.tokens:g}"
     elif cfg.flops:
-        budget.steps = math.ceil(cfg.flops / (flops_per_token * tokens_per_step))
+        budget.steps = to_steps(cfg.flops / flops_per_token)
         budget.source = f"trainer.budget.flops={cfg.flops:g} at {flops_per_token:.4g} FLOPs/token"
     elif cfg.tokens_per_param:
-        budget.steps = math.ceil(cfg.tokens_per_param * num_params / tokens_per_step)
+        budget.steps = to_steps(cfg.tokens_per_param * num_params)
         budget.source = f"trainer.budget.tokens_per_param={cfg.tokens_per_param:g} x {num_params:,} parameters"
     elif cfg.minutes:
         budget.steps, budget.seconds = None, 60.0 * cfg.minutes

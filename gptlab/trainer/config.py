@@ -9,6 +9,7 @@ from hydra.core.config_store import ConfigStore
 
 from gptlab.errors import ConfigError
 from gptlab.trainer.budget import BudgetConfig
+from gptlab.trainer.stages import StageConfig
 
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -17,13 +18,14 @@ ON_NONFINITE = ("stop", "skip")
 
 @dataclass
 class TrainerConfig:
-    max_steps: int = 2000  # the run's length unless trainer.budget says otherwise
+    max_steps: int = 1100  # the run's length unless trainer.budget says otherwise
     budget: BudgetConfig = field(default_factory=BudgetConfig)
+    stages: list[StageConfig] = field(default_factory=list)  # context length / batch size changes by step
     stop_at_step: Optional[int] = None  # save and exit here; the schedule still spans max_steps
     batch_size: int = 16
     grad_accum_steps: int = 1
     grad_clip: float = 1.0  # 0 disables clipping (the norm is still logged)
-    eval_every: int = 500
+    eval_every: int = 275
     eval_batches: int = 16
     log_every: int = 10
     dtype: str = "float32"  # autocast dtype

@@ -22,6 +22,7 @@ from gptlab.trainer.budget import Budget, steps_for_time
 from gptlab.trainer.config import TrainerConfig
 from gptlab.trainer.evaluate import evaluate
 from gptlab.trainer.progress import TrainingProgress
+from gptlab.trainer.stages import shape_at
 
 TIME_CALIBRATION_STEPS = 10  # a time budget measures this many steps before fixing the step count
 AUTOCAST_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -82,6 +83,7 @@ class Trainer:
         self.loader, self.val_tokens, self.token_bytes = loader, val_tokens, token_bytes
         self.loggers, self.run_dir, self.device = loggers, run_dir, device
         self.extra_state = extra_state  # saved verbatim in every checkpoint (config, tokenizer)
+        self.eval_block_size = loader.block_size  # the model's context; stages may train on shorter ones
         # a time budget starts with trainer.max_steps as a placeholder until the speed is measured
         self.state = TrainState(max_steps=budget.steps or cfg.max_steps)
         self.schedule = schedule_for(self.state.max_steps)
@@ -94,7 +96,13 @@ class Trainer:
 
     @property
     def tokens_per_step(self) -> int:
-        return self.cfg.batch_size * self.cfg.grad_accum_steps * self.loader.block_size
+        return self.loader.batch_size * self.cfg.grad_accum_steps * self.loader.block_size
+
+    def follow_stages(self) -> None:
+        """Give the loader the context length and batch size of the current stage (trainer.stages)."""
+        self.loader.block_size, self.loader.batch_size = shape_at(
+            self.state.step, self.cfg.stages, self.eval_block_size, self.cfg.batch_size
+        )
 
     # ------------------------------------------------------------------------ checkpoints
 
@@ -130,6 +138,8 @@ class Trainer:
             state.get("train_seconds", 0.0),
             state.get("skipped_steps", 0),
         )
+        if self.budget.steps is None:  # a time budget measured before the interruption
+            self.budget.steps = self.state.max_steps
         self.schedule = self.schedule_for(self.state.max_steps)
 
     def save(self, which: str) -> None:
@@ -144,6 +154,7 @@ class Trainer:
         with ``trainer.on_nonfinite=skip``, drops the step (up to ``trainer.max_skipped_steps`` in
         a row). With float16 the grad scaler handles overflowing gradients itself.
         """
+        self.follow_stages()
         multiplier = self.schedule(self.state.step)
         for group in self.optimizer.param_groups:
             group["lr"] = group["base_lr"] * multiplier
@@ -195,7 +206,7 @@ class Trainer:
             self.forward,
             self.val_tokens,
             self.token_bytes,
-            self.loader.block_size,
+            self.eval_block_size,
             self.cfg.batch_size,
             self.cfg.eval_batches,
             self.device,
@@ -233,9 +244,7 @@ class Trainer:
                     **model_metrics,
                 }
                 if not budget_logged and self.budget.steps is not None:  # a time budget: once measured
-                    record.update(
-                        Budget(state.max_steps, self.tokens_per_step, self.budget.flops_per_token).as_record()
-                    )
+                    record.update(self.budget.as_record())
                     budget_logged = True
                 if self.budget.flops_per_token:
                     record["flops"] = float(state.tokens_seen * self.budget.flops_per_token)
