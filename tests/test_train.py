@@ -26,7 +26,7 @@ def test_trains_and_writes_run_outputs(tmp_path):
                 *MACBETH,
                 "trainer.max_steps=60",
                 "trainer.eval_every=30",
-                "optimizer.lr=3e-3",
+                "optimizer.lr=0.03",
                 f"hydra.run.dir={run}",
             ],
             cwd=tmp_path,

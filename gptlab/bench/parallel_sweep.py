@@ -4,7 +4,7 @@ Runs ``gptlab-train -m seed=0,...,N-1`` with Hydra's basic launcher (one job aft
 with ``hydra/launcher=gpus`` (joblib processes, ``--jobs-per-gpu`` of them sharing each GPU), and
 prints both wall times and their ratio. Tiny models leave a GPU mostly idle, so sharing it pays.
 
-    python -m gptlab.bench.parallel_sweep                          # on a GPU: 8 jobs, 8 sharing one GPU
+    python -m gptlab.bench.parallel_sweep                          # on a GPU: 8 jobs x 3000 steps, 8 sharing one GPU
     python -m gptlab.bench.parallel_sweep --jobs 2 --jobs-per-gpu 2 --steps 20   # CPU smoke check
 """
 
@@ -67,9 +67,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=8, help="jobs in the sweep (seeds)")
     parser.add_argument("--jobs-per-gpu", type=int, default=8, help="jobs sharing one GPU in the parallel sweep")
-    parser.add_argument("--steps", type=int, default=1000, help="training steps per job")
+    parser.add_argument("--steps", type=int, default=3000, help="training steps per job")
     parser.add_argument("--gpus", default=None, help="GPU pool for the parallel sweep, e.g. [0]; default: every GPU")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads per job (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per job (0: torch's default)")
     parser.add_argument("--out", type=Path, default=None, help="where the sweeps go (default: a temp dir)")
     args = parser.parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="gptlab-parallel-"))
