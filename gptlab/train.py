@@ -51,6 +51,18 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def check_document_masking(model: torch.nn.Module, model_cfg) -> None:
+    """data.doc_mask needs an attention kernel that takes a mask (the loader's document ids)."""
+    kernels = {type(m.kernel).__name__: m.kernel for m in model.modules() if hasattr(m, "kernel")}
+    lacking = sorted(name for name, kernel in kernels.items() if "mask" not in kernel.features)
+    if lacking:
+        raise ConfigError(
+            f"data.doc_mask=true keeps attention inside documents, but model.attention="
+            f"{getattr(model_cfg, 'attention', '?')} ({', '.join(lacking)}) takes no mask. Use model.attention=sdpa "
+            f"or math, or data.doc_mask=false."
+        )
+
+
 def stage_tokens_per_step(trainer_cfg, block_size: int):
     """Tokens of each step when trainer.stages change the context length or the batch size."""
 
@@ -131,6 +143,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         f"per token | data: {source.describe()}, {splits.num_tokens('train'):,} train / "
         f"{splits.num_tokens('val'):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
+    if typed["data"].doc_mask:
+        check_document_masking(model, typed["model"])
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     tokens_per_step = trainer_cfg.batch_size * trainer_cfg.grad_accum_steps * block_size
     budget = resolve_budget(

@@ -222,7 +222,8 @@ class CausalSelfAttention(nn.Module):
         self.rotate, self.position_args = positions.rotate, positions.kernel_args  # shared, not owned
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``mask`` (batch, seq, seq): True where a query may see a key (document masking)."""
         batch, seq, _ = x.shape
         q, k, v = self.qkv(x).split(
             [self.n_head * self.head_dim, self.n_kv_head * self.head_dim, self.n_kv_head * self.head_dim], dim=-1
@@ -232,5 +233,6 @@ class CausalSelfAttention(nn.Module):
         v = v.view(batch, seq, self.n_kv_head, self.head_dim).transpose(1, 2)
         q, k = self.rotate(q, k)
         dropout = self.dropout if self.training else 0.0
-        y = self.kernel(q, k, v, window=self.window, softcap=self.softcap, dropout=dropout, **self.position_args())
+        extra = self.position_args() if mask is None else {**self.position_args(), "mask": mask}
+        y = self.kernel(q, k, v, window=self.window, softcap=self.softcap, dropout=dropout, **extra)
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(batch, seq, -1)))

@@ -32,7 +32,8 @@ class Bigram(nn.Module):
         self.table = nn.Embedding(vocab_size, vocab_size)
         nn.init.zeros_(self.table.weight)  # starts uniform: loss ln(vocab)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, doc_ids=None) -> ModelOutput:
+        """Next-token logits from the current token alone (documents cannot leak: ``doc_ids`` is ignored)."""
         logits = self.table(idx)
         return ModelOutput(logits, None if targets is None else next_token_loss(logits, targets))
 

@@ -209,8 +209,8 @@ class Block(nn.Module):
         )
         self.mlp = residual(build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias), dense or MixtureOfExperts(cfg))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.mlp(self.attn(x))
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.mlp(self.attn(x, mask=mask))
 
 
 @register("model", "gpt", GPTConfig)
@@ -237,11 +237,15 @@ class GPT(nn.Module):
         )
         build_part("init", cfg.init, self, cfg.init_std, cfg.n_layer)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
-        """Logits (batch, seq, vocab) for token ids (batch, seq), and with ``targets`` the training loss."""
+    def forward(
+        self, idx: torch.Tensor, targets: torch.Tensor | None = None, doc_ids: torch.Tensor | None = None
+    ) -> ModelOutput:
+        """Logits (batch, seq, vocab) for token ids (batch, seq), and with ``targets`` the training loss.
+        ``doc_ids`` (batch, seq) keeps attention inside each document (``data.doc_mask``)."""
+        mask = None if doc_ids is None else doc_ids[:, :, None] == doc_ids[:, None, :]
         x = self.dropout(self.positions.embed(self.token_embedding(idx) * self.cfg.embed_scale))
         for block in self.blocks:
-            x = block(x)
+            x = block(x, mask)
         out = self.head(self.final_norm(x), targets)
         out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # model.mtp_heads=0: out as is
         return add_moe_losses(self.moe_layers, out)  # dense MLPs: out as is

@@ -59,13 +59,13 @@ class PreNormResidual(nn.Module):
         super().__init__()
         self.norm, self.branch = norm, branch
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.branch(self.norm(x))
+    def forward(self, x: torch.Tensor, **branch_args) -> torch.Tensor:
+        return x + self.branch(self.norm(x), **branch_args)
 
 
 @register("norm_placement", "post")
 class PostNormResidual(PreNormResidual):
     """norm(x + f(x)): post-norm, as in the original Transformer (Vaswani et al. 2017, arXiv:1706.03762)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.norm(x + self.branch(x))
+    def forward(self, x: torch.Tensor, **branch_args) -> torch.Tensor:
+        return self.norm(x + self.branch(x, **branch_args))

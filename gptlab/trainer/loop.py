@@ -161,9 +161,11 @@ class Trainer:
         total = torch.zeros((), device=self.device)
         metrics: dict[str, torch.Tensor] = {}
         for _ in range(self.cfg.grad_accum_steps):
-            x, y = self.loader.next_batch()
-            with self.autocast:
-                out = self.forward(x, y)
+            x, y, doc_ids = (
+                self.loader.next_batch_with_docs() if self.loader.doc_mask else (*self.loader.next_batch(), None)
+            )
+            with self.autocast:  # doc_ids (data.doc_mask) keep attention inside each document
+                out = self.forward(x, y) if doc_ids is None else self.forward(x, y, doc_ids=doc_ids)
             loss = out.loss / self.cfg.grad_accum_steps
             self.scaler.scale(loss).backward()
             total += loss.detach()
