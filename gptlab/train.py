@@ -35,7 +35,7 @@ from gptlab.sweep.status import check_same_config, config_hash, finished_metrics
 from gptlab.trainer import checkpoint
 from gptlab.trainer.budget import resolve_budget
 from gptlab.trainer.loop import Trainer
-from gptlab.trainer.stages import shape_at
+from gptlab.trainer.stages import token_segments
 
 SAMPLES_FILE = "samples.txt"
 DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
@@ -61,16 +61,6 @@ def check_document_masking(model: torch.nn.Module, model_cfg) -> None:
             f"{getattr(model_cfg, 'attention', '?')} ({', '.join(lacking)}) takes no mask. Use model.attention=sdpa "
             f"or math, or data.doc_mask=false."
         )
-
-
-def stage_tokens_per_step(trainer_cfg, block_size: int):
-    """Tokens of each step when trainer.stages change the context length or the batch size."""
-
-    def tokens_at(step: int) -> int:
-        block, batch = shape_at(step, trainer_cfg.stages, block_size, trainer_cfg.batch_size)
-        return block * batch * trainer_cfg.grad_accum_steps
-
-    return tokens_at
 
 
 def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
@@ -137,23 +127,19 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         )
     tokenizer = splits.tokenizer
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
+    flops_per_token = model.flops_per_token()
     print(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
-        f"({model.num_parameters(non_embedding=True):,} non-embedding), {model.flops_per_token():,} training FLOPs "
+        f"({model.num_parameters(non_embedding=True):,} non-embedding), {flops_per_token:,} training FLOPs "
         f"per token | data: {source.describe()}, {splits.num_tokens('train'):,} train / "
         f"{splits.num_tokens('val'):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
     )
     if typed["data"].doc_mask:
         check_document_masking(model, typed["model"])
     optimizer = registry.build("optimizer", typed["optimizer"], model)
-    tokens_per_step = trainer_cfg.batch_size * trainer_cfg.grad_accum_steps * block_size
+    segments = token_segments(trainer_cfg.stages, block_size, trainer_cfg.batch_size, trainer_cfg.grad_accum_steps)
     budget = resolve_budget(
-        trainer_cfg.budget,
-        trainer_cfg.max_steps,
-        tokens_per_step,
-        model.num_parameters(),
-        model.flops_per_token(),
-        stage_tokens_per_step(trainer_cfg, block_size) if trainer_cfg.stages else None,
+        trainer_cfg.budget, trainer_cfg.max_steps, segments, model.num_parameters(), flops_per_token
     )
     print(budget.describe())
     data_cfg = typed["data"]
@@ -170,7 +156,7 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
     if trainer_cfg.resume and resumed is None:
         print(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
-    stats = {"parameters": model.num_parameters(), "flops_per_token": model.flops_per_token()}
+    stats = {"parameters": model.num_parameters(), "flops_per_token": flops_per_token}
     if in_sweep:
         if resumed:
             check_same_config(run_dir, resumed["config"], digest)
@@ -307,25 +293,11 @@ _FLAGS_WITH_VALUE = {
 }
 
 
-def command_line_overrides(argv: list[str]) -> list[str]:
-    """The ``key=value`` overrides of a Hydra command line, without its flags and their values."""
-    overrides, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg.startswith("-"):
-            skip = arg in _FLAGS_WITH_VALUE
-        else:
-            overrides.append(arg)
-    return overrides
-
-
 _INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
 
 
-def flags_first(argv: list[str]) -> list[str]:
-    """Hydra's argument parser takes no override after a flag (``a=1 -m b=2`` fails): move the
-    flags, each with its value, in front of the overrides so any order works."""
+def split_command_line(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(flags with their values, ``key=value`` overrides) of a Hydra command line."""
     flags, overrides, i = [], [], 0
     while i < len(argv):
         takes_value = i + 1 < len(argv) and (
@@ -337,13 +309,20 @@ def flags_first(argv: list[str]) -> list[str]:
         else:
             overrides.append(argv[i])
             i += 1
+    return flags, overrides
+
+
+def flags_first(argv: list[str]) -> list[str]:
+    """Hydra's argument parser takes no override after a flag (``a=1 -m b=2`` fails): move the
+    flags, each with its value, in front of the overrides so any order works."""
+    flags, overrides = split_command_line(argv)
     return flags + overrides
 
 
 def main() -> None:
     """Console entry point: checks the command line, then hands over to Hydra."""
-    sys.argv[1:] = flags_first(sys.argv[1:])
-    overrides = command_line_overrides(sys.argv[1:])
+    flags, overrides = split_command_line(sys.argv[1:])
+    sys.argv[1:] = flags + overrides
     try:
         prepare_registry()
         check_overrides(overrides)

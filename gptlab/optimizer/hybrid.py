@@ -38,7 +38,7 @@ class HybridConfig(OptimizerConfig):
 
 
 class HybridOptimizer(DecoupledOptimizer):
-    """Matrices get :meth:`matrix_update`; the other roles get Adam."""
+    """Matrices get :meth:`matrix_update` (or a batched :meth:`group_updates`, as in Muon); the other roles get Adam."""
 
     def __init__(self, model: nn.Module, cfg: HybridConfig, **defaults):
         super().__init__(

@@ -63,8 +63,7 @@ def update_scale(shape: torch.Size, kind: str) -> float:
 
 
 class Muon(HybridOptimizer):
-    def matrix_update(self, grad, state, group):
-        return self.orthogonalized([self.momentum(grad, state, group)], group)[0]
+    """Hidden matrices are updated together in :meth:`group_updates`; the rest goes through Adam."""
 
     def momentum(self, grad: torch.Tensor, state: dict, group: dict) -> torch.Tensor:
         return momentum_update(grad, state, group["momentum"], group["nesterov"])

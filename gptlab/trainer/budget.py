@@ -7,13 +7,11 @@ A time budget (a fixed-time research loop) measures the first steps and derives 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Optional
 
 from gptlab.errors import ConfigError
-from gptlab.trainer.stages import steps_for_tokens
+from gptlab.trainer.stages import Segment, steps_for_tokens, tokens_in
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0  # Hoffmann et al. 2022, arXiv:2203.15556
 
@@ -48,17 +46,14 @@ class Budget:
     """A resolved budget; ``steps`` is None for a time budget until the first steps are measured."""
 
     steps: Optional[int]
-    tokens_per_step: int
+    segments: list[Segment]  # (first step, tokens per step): one segment, or one per stage
     flops_per_token: float
     seconds: Optional[float] = None
     source: str = "trainer.max_steps"
-    tokens_per_step_at: Optional[Callable[[int], int]] = None  # stages: tokens of each step
 
     @property
     def tokens(self) -> Optional[int]:
-        if self.steps is None or self.tokens_per_step_at is None:
-            return None if self.steps is None else self.steps * self.tokens_per_step
-        return sum(self.tokens_per_step_at(step) for step in range(self.steps))
+        return None if self.steps is None else tokens_in(self.steps, self.segments)
 
     def describe(self) -> str:
         if self.steps is None:
@@ -72,28 +67,20 @@ class Budget:
 
 
 def resolve_budget(
-    cfg: BudgetConfig,
-    max_steps: int,
-    tokens_per_step: int,
-    num_params: int,
-    flops_per_token: float,
-    tokens_per_step_at: Callable[[int], int] | None = None,
+    cfg: BudgetConfig, max_steps: int, segments: list[Segment], num_params: int, flops_per_token: float
 ) -> Budget:
-    """Turn the configured budget into steps for this model and batch (rounded up).
-
-    ``tokens_per_step_at(step)`` gives the tokens of each step when stages change the batch shape.
-    """
-    budget = Budget(max_steps, tokens_per_step, flops_per_token, tokens_per_step_at=tokens_per_step_at)
-    to_steps = partial(steps_for_tokens, tokens_per_step_at=tokens_per_step_at or (lambda step: tokens_per_step))
+    """Turn the configured budget into steps for this model and batch (rounded up); ``segments``
+    give the tokens of each step (``gptlab.trainer.stages.token_segments``)."""
+    budget = Budget(max_steps, segments, flops_per_token)
     if cfg.steps:
         budget.steps, budget.source = cfg.steps, f"trainer.budget.steps={cfg.steps}"
     elif cfg.tokens:
-        budget.steps, budget.source = to_steps(cfg.tokens), f"trainer.budget.tokens={cfg.tokens:g}"
+        budget.steps, budget.source = steps_for_tokens(cfg.tokens, segments), f"trainer.budget.tokens={cfg.tokens:g}"
     elif cfg.flops:
-        budget.steps = to_steps(cfg.flops / flops_per_token)
+        budget.steps = steps_for_tokens(cfg.flops / flops_per_token, segments)
         budget.source = f"trainer.budget.flops={cfg.flops:g} at {flops_per_token:.4g} FLOPs/token"
     elif cfg.tokens_per_param:
-        budget.steps = to_steps(cfg.tokens_per_param * num_params)
+        budget.steps = steps_for_tokens(cfg.tokens_per_param * num_params, segments)
         budget.source = f"trainer.budget.tokens_per_param={cfg.tokens_per_param:g} x {num_params:,} parameters"
     elif cfg.minutes:
         budget.steps, budget.seconds = None, 60.0 * cfg.minutes

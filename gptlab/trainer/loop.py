@@ -86,6 +86,7 @@ class Trainer:
         self.eval_block_size = loader.block_size  # the model's context; stages may train on shorter ones
         # a time budget starts with trainer.max_steps as a placeholder until the speed is measured
         self.state = TrainState(max_steps=budget.steps or cfg.max_steps)
+        self.consecutive_skips = 0  # non-finite steps skipped in a row (trainer.on_nonfinite=skip)
         self.schedule = schedule_for(self.state.max_steps)
         self.forward = torch.compile(model) if cfg.compile else model
         dtype = AUTOCAST_DTYPES[cfg.dtype]
@@ -186,8 +187,6 @@ class Trainer:
         self.state.step += 1
         self.state.tokens_seen += self.tokens_per_step
         return loss_value, norm_value, {key: float(value) for key, value in metrics.items()}
-
-    consecutive_skips = 0
 
     def diverged(self, loss: float, grad_norm: float) -> None:
         what = f"the loss is {loss} and the gradient norm {grad_norm} at step {self.state.step + 1}"

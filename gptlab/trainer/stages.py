@@ -16,6 +16,8 @@ from typing import Optional
 
 from gptlab.errors import ConfigError
 
+Segment = tuple[int, int]  # (first step, tokens per step)
+
 
 @dataclass
 class StageConfig:
@@ -49,13 +51,32 @@ def shape_at(step: int, stages: list[StageConfig], block_size: int, batch_size: 
     return block_size, batch_size
 
 
-def steps_for_tokens(tokens: float, tokens_per_step_at) -> int:
-    """The fewest steps whose tokens (``tokens_per_step_at(step)`` each) reach ``tokens``."""
-    step, seen = 0, 0
-    while seen < tokens:
-        per_step = tokens_per_step_at(step)
-        if per_step == tokens_per_step_at(step + 10**9):  # the last stage: the rest in one division
-            return step + math.ceil((tokens - seen) / per_step)
-        seen += per_step
-        step += 1
-    return step
+def token_segments(stages: list[StageConfig], block_size: int, batch_size: int, accum_steps: int) -> list[Segment]:
+    """(first step, tokens per step) of each stretch of equal steps: one without stages, one per stage."""
+    starts = sorted({0, *(stage.step for stage in stages)})
+    segments = []
+    for start in starts:
+        block, batch = shape_at(start, stages, block_size, batch_size)
+        segments.append((start, block * batch * accum_steps))
+    return segments
+
+
+def _spans(segments: list[Segment]):
+    """(first step, last step + 1 or None for the open end, tokens per step) of each segment."""
+    ends = [start for start, _ in segments[1:]] + [None]
+    return [(start, end, per_step) for (start, per_step), end in zip(segments, ends)]
+
+
+def tokens_in(steps: int, segments: list[Segment]) -> int:
+    """Tokens seen in the first ``steps`` steps."""
+    return sum(max(0, min(steps, end or steps) - start) * per_step for start, end, per_step in _spans(segments))
+
+
+def steps_for_tokens(tokens: float, segments: list[Segment]) -> int:
+    """The fewest steps whose tokens reach ``tokens``."""
+    seen = 0
+    for start, end, per_step in _spans(segments):
+        if end is None or seen + (end - start) * per_step >= tokens:
+            return start + max(0, math.ceil((tokens - seen) / per_step))
+        seen += (end - start) * per_step
+    raise AssertionError("the last segment is open-ended")

@@ -11,14 +11,14 @@ from tests.helpers import MACBETH, TINY, compose_config
 
 def test_budgets_resolve_to_steps():
     def steps(**budget):
-        return resolve_budget(BudgetConfig(**budget), 100, 512, 10_000, 80_000.0).steps
+        return resolve_budget(BudgetConfig(**budget), 100, [(0, 512)], 10_000, 80_000.0).steps
 
     assert steps() == 100  # no budget: trainer.max_steps
     assert steps(steps=7) == 7
     assert steps(tokens=5120) == 10 and steps(tokens=5121) == 11  # rounded up
     assert steps(flops=80_000.0 * 512 * 4) == 4
     assert steps(tokens_per_param=20) == 391  # 20 * 10,000 / 512
-    time_budget = resolve_budget(BudgetConfig(minutes=2), 100, 512, 10_000, 80_000.0)
+    time_budget = resolve_budget(BudgetConfig(minutes=2), 100, [(0, 512)], 10_000, 80_000.0)
     assert time_budget.steps is None and time_budget.seconds == 120
 
 

@@ -22,20 +22,25 @@ class Uniform(nn.Module):
         return ModelOutput(torch.zeros(*idx.shape, self.vocab))
 
 
+def evaluate_uniform(tokenizer, tokens, block_size: int, num_batches: int, batch_size: int = 4) -> dict[str, float]:
+    """The evaluation of a model that is uniform over the tokenizer's vocabulary, on the CPU."""
+    return evaluate(
+        Uniform(tokenizer.vocab_size),
+        tokens,
+        torch.as_tensor(tokenizer.token_byte_lengths()),
+        block_size=block_size,
+        batch_size=batch_size,
+        num_batches=num_batches,
+        device=torch.device("cpu"),
+        autocast=contextlib.nullcontext(),
+    )
+
+
 def test_bits_per_byte_counts_utf8_bytes():
     text = "aé" * 40  # 'a' is one byte, 'é' two
     tokenizer = CharTokenizer(CharTokenizerConfig(eos=None)).fit([text])
     tokens = tokenizer.encode(text)
-    metrics = evaluate(
-        Uniform(tokenizer.vocab_size),
-        tokens,
-        torch.as_tensor(tokenizer.token_byte_lengths()),
-        block_size=8,
-        batch_size=4,
-        num_batches=1,
-        device=torch.device("cpu"),
-        autocast=contextlib.nullcontext(),
-    )
+    metrics = evaluate_uniform(tokenizer, tokens, block_size=8, num_batches=1)
     assert abs(metrics["val_loss"] - math.log(2)) < 1e-6
     # windows start at even offsets: targets alternate 'é', 'a' -> 12 bytes per 8 tokens
     starts = np.linspace(0, len(tokens) - 9, 4).astype(int)
@@ -54,16 +59,7 @@ def test_bits_per_byte_of_char_and_bpe_models_match_a_hand_count(text_file):
     results = {}
     for tokenizer in (CharTokenizer().fit(documents), BPETokenizer(BPEConfig(vocab_size=320)).fit(documents)):
         tokens = tokenizer.encode(text)
-        metrics = evaluate(
-            Uniform(tokenizer.vocab_size),
-            tokens,
-            torch.as_tensor(tokenizer.token_byte_lengths()),
-            block_size=64,
-            batch_size=4,
-            num_batches=3,
-            device=torch.device("cpu"),
-            autocast=contextlib.nullcontext(),
-        )
+        metrics = evaluate_uniform(tokenizer, tokens, block_size=64, num_batches=3)
         targets = [row for _, y in evaluation_batches(tokens, 64, 4, 3) for row in y.tolist()]
         by_hand = sum(len(tokenizer.decode(row).replace("<|endoftext|>", "").encode("utf-8")) for row in targets)
         bits = len(targets) * 64 * math.log2(tokenizer.vocab_size)

@@ -3,7 +3,7 @@ import pytest
 from gptlab.errors import ConfigError
 from gptlab.logger.jsonl import read_metrics
 from gptlab.train import train
-from gptlab.trainer.stages import StageConfig, check_stages, shape_at, steps_for_tokens
+from gptlab.trainer.stages import StageConfig, check_stages, shape_at, steps_for_tokens, token_segments, tokens_in
 from tests.helpers import MACBETH, TINY, compose_config
 
 STAGES = [StageConfig(step=0, block_size=16), StageConfig(step=10, block_size=32, batch_size=6)]
@@ -18,12 +18,12 @@ def test_shape_follows_the_stage_of_each_step():
 
 
 def test_token_budget_counts_each_stage():
-    def per_step(step):
-        return 128 if step < 10 else 192
-
-    assert steps_for_tokens(3200, per_step) == 20  # 10 x 128 + 10 x 192
-    assert steps_for_tokens(1000, per_step) == 8
-    assert steps_for_tokens(3201, per_step) == 21
+    segments = token_segments(STAGES, 32, 8, 1)
+    assert segments == [(0, 128), (10, 192)]
+    assert steps_for_tokens(3200, segments) == 20  # 10 x 128 + 10 x 192
+    assert steps_for_tokens(1000, segments) == 8
+    assert steps_for_tokens(3201, segments) == 21
+    assert tokens_in(20, segments) == 3200 and tokens_in(8, segments) == 1024
 
 
 def test_bad_stages_fail_early():
