@@ -43,6 +43,9 @@ bench-cpu: install ## the default recipe on tinyshakespeare (char level): wall t
 bench-parallel: install ## a sweep of 8 tiny jobs one at a time vs sharing one GPU: wall times and ratio
 	$(BIN)/python -m gptlab.bench.parallel_sweep $(ARGS)
 
+bench-attention: install ## the attention kernels' speed, alone and in a gpt2_small training step (needs a CUDA GPU)
+	$(BIN)/python -m gptlab.bench.attention $(ARGS)
+
 bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare (ARGS="--tokenizer bpe --step-ms 100")
 	$(BIN)/python -m gptlab.bench.data_pipeline --data $(TINYSHAKESPEARE) $(ARGS)
 
@@ -50,4 +53,4 @@ clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu bench-parallel bench-data clean
+.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention clean

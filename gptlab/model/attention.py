@@ -8,11 +8,13 @@ keys at positions <= its own (within ``window`` of it when window > 0). ``mask``
 kv_len), where a kernel supports it, also hides keys, e.g. those of other documents.
 
 Every kernel declares the features it supports; asking one for a feature it lacks fails when the
-config is checked, and ``auto`` picks the first available kernel of AUTO_ORDER that supports them.
+config is checked, and ``auto`` picks the fastest available kernel that supports them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import math
 import warnings
@@ -25,7 +27,11 @@ from gptlab.errors import ConfigError
 from gptlab.registry import build_part, lookup, register
 
 FEATURES = ("gqa", "window", "alibi", "softcap", "dropout", "mask")
-AUTO_ORDER = ("flash", "sdpa", "flex", "math")  # fastest first
+# auto's preference, fastest first, from gptlab.bench.attention on an H100 (the README's kernel tables):
+# sdpa through cuDNN is the fastest kernel alone at 1024 tokens, FlashAttention-4 at 4096 (2048: a tie)
+AUTO_ORDER = ("sdpa", "flash4", "flash", "flex", "math")
+LONG_AUTO_ORDER = ("flash4", "sdpa", "flash", "flex", "math")
+LONG_SEQUENCE = 2048
 
 
 def visible(q_len: int, kv_len: int, window: int, device: torch.device) -> torch.Tensor:
@@ -53,7 +59,11 @@ class Kernel:
 
     features: frozenset[str] = frozenset()
 
-    def __init__(self, required: frozenset[str] = frozenset(), check_available: bool = True) -> None:
+    def __init__(
+        self, required: frozenset[str] = frozenset(), check_available: bool = True, head_dim: int = 0, seq_len: int = 0
+    ) -> None:
+        """``required``: the features the config needs; ``head_dim`` and ``seq_len`` (0: not known) the
+        head size and the longest sequence the kernel will see."""
         name = type(self).__name__
         missing = sorted(set(required) - self.features)
         if missing:
@@ -65,6 +75,12 @@ class Kernel:
         reason = self.unavailable() if check_available else ""
         if reason:
             raise ConfigError(f"model.attention kernel {name} is not available here: {reason}.")
+        reason = self.head_dim_problem(head_dim) if head_dim else ""
+        if reason:
+            raise ConfigError(
+                f"model.attention kernel {name} cannot run the head size d_model/n_head={head_dim}: {reason}. "
+                f"Change model.d_model or model.n_head, or use model.attention=sdpa."
+            )
 
     @staticmethod
     def unavailable() -> str:
@@ -72,9 +88,9 @@ class Kernel:
         return ""
 
     @staticmethod
-    def fast_here() -> bool:
-        """Whether ``auto`` should consider this kernel in this environment."""
-        return True
+    def head_dim_problem(head_dim: int) -> str:
+        """Why this kernel cannot run heads of ``head_dim`` dimensions ('' when it can)."""
+        return ""
 
 
 @register("attention", "math")
@@ -98,20 +114,39 @@ class MathAttention(Kernel):
 
 @register("attention", "sdpa")
 class SdpaAttention(Kernel):
-    """torch's fused scaled_dot_product_attention (flash / memory-efficient backends); no softcap."""
+    """torch's fused scaled_dot_product_attention; no softcap. On CUDA its backends are tried in the
+    order of ``cuda_backends``: cuDNN first, which beats torch's default flash backend on Hopper."""
 
     features = frozenset({"gqa", "window", "alibi", "dropout", "mask"})
+    cuda_backends: tuple[str, ...] | None = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
     def __call__(self, q, k, v, *, window=0, softcap=0.0, alibi=None, dropout=0.0, mask=None):
         k, v = repeat_kv(k, q.size(1)), repeat_kv(v, q.size(1))
-        if window == 0 and alibi is None and mask is None and q.size(2) == k.size(2):
-            return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
-        seen = visible(q.size(2), k.size(2), window, q.device)
-        seen = seen if mask is None else seen & mask[:, None]
-        bias = seen
-        if alibi is not None:
-            bias = alibi_bias(alibi, q.size(2), k.size(2)).to(q.dtype).masked_fill(~seen, float("-inf"))
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
+        with self._backends(q):
+            if window == 0 and alibi is None and mask is None and q.size(2) == k.size(2):
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+            seen = visible(q.size(2), k.size(2), window, q.device)
+            seen = seen if mask is None else seen & mask[:, None]
+            bias = seen
+            if alibi is not None:
+                bias = alibi_bias(alibi, q.size(2), k.size(2)).to(q.dtype).masked_fill(~seen, float("-inf"))
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
+
+    def _backends(self, q: torch.Tensor):
+        if not q.is_cuda or self.cuda_backends is None:
+            return contextlib.nullcontext()
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        return sdpa_kernel([getattr(SDPBackend, name) for name in self.cuda_backends], set_priority=True)
+
+
+@functools.cache
+def _compiled_flex_attention():
+    """flex_attention compiled once per process, for static shapes (training shapes do not change;
+    dynamic shapes break the lowering of score modifications in torch 2.11)."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
 
 
 @register("attention", "flex")
@@ -121,8 +156,10 @@ class FlexAttention(Kernel):
 
     features = frozenset({"gqa", "window", "alibi", "softcap"})
 
-    def __init__(self, required: frozenset[str] = frozenset(), check_available: bool = True) -> None:
-        super().__init__(required, check_available)
+    def __init__(
+        self, required: frozenset[str] = frozenset(), check_available: bool = True, head_dim: int = 0, seq_len: int = 0
+    ) -> None:
+        super().__init__(required, check_available, head_dim, seq_len)
         self._masks: dict = {}
 
     @staticmethod
@@ -158,29 +195,47 @@ class FlexAttention(Kernel):
             return score
 
         block_mask = self._block_mask(q.size(2), k.size(2), window, q.device)
-        attend = torch.compile(flex_attention) if q.is_cuda else flex_attention
+        attend = _compiled_flex_attention() if q.is_cuda else flex_attention
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the eager fallback off CUDA warns on every call
             return attend(q, k, v, score_mod=modify, block_mask=block_mask, enable_gqa=k.size(1) != q.size(1))
 
 
+def _flash_layout(q, k, v):
+    """(batch, seq, heads, dim) copies in a half dtype, as the flash-attn kernels want them, and that dtype."""
+    dtype = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
+    return (*(t.transpose(1, 2).to(dtype) for t in (q, k, v)), dtype)
+
+
+def _cuda_capability() -> int:
+    major, minor = torch.cuda.get_device_capability()
+    return 10 * major + minor
+
+
 @register("attention", "flash")
 class FlashAttention(Kernel):
-    """The flash-attn package (Dao 2023, FlashAttention-2, arXiv:2307.08691) on CUDA; runs in bfloat16."""
+    """FlashAttention-2 (Dao 2023, arXiv:2307.08691) from the flash-attn package, on CUDA; runs in bfloat16."""
 
     features = frozenset({"gqa", "window", "alibi", "softcap", "dropout"})
 
     @staticmethod
     def unavailable() -> str:
-        if importlib.util.find_spec("flash_attn") is None:
-            return "the flash-attn package is not installed (pip install flash-attn)"
+        if (
+            importlib.util.find_spec("flash_attn") is None
+            or importlib.util.find_spec("flash_attn.flash_attn_interface") is None
+        ):
+            return "the flash-attn package (FlashAttention-2) is not installed (pip install flash-attn)"
         return "" if torch.cuda.is_available() else "flash-attn needs a CUDA GPU"
+
+    @staticmethod
+    def head_dim_problem(head_dim: int) -> str:
+        return "" if head_dim <= 256 else "flash-attn 2 takes head sizes up to 256"
 
     def __call__(self, q, k, v, *, window=0, softcap=0.0, alibi=None, dropout=0.0, mask=None):
         from flash_attn import flash_attn_func
 
-        dtype = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
-        q, k, v = (t.transpose(1, 2).to(dtype) for t in (q, k, v))  # flash-attn wants (batch, seq, heads, dim)
+        out_dtype = q.dtype
+        q, k, v, _ = _flash_layout(q, k, v)
         y = flash_attn_func(
             q,
             k,
@@ -191,16 +246,54 @@ class FlashAttention(Kernel):
             softcap=softcap,
             alibi_slopes=None if alibi is None else alibi.float(),
         )
-        return y.transpose(1, 2).to(v.dtype if v.dtype == dtype else q.dtype)
+        return y.transpose(1, 2).to(out_dtype)
+
+
+@register("attention", "flash4")
+class Flash4Attention(Kernel):
+    """FlashAttention-4 (the flash-attn-4 package, ``flash_attn.cute``: CuTe-DSL kernels for Hopper and
+    Blackwell, from the FlashAttention-3 line of Shah et al. 2024, arXiv:2407.08608); runs in bfloat16."""
+
+    features = frozenset({"gqa", "window", "softcap"})
+
+    @staticmethod
+    def unavailable() -> str:
+        if importlib.util.find_spec("flash_attn") is None or importlib.util.find_spec("flash_attn.cute") is None:
+            return "the flash-attn-4 package (flash_attn.cute) is not installed (pip install flash-attn-4)"
+        if not torch.cuda.is_available():
+            return "flash-attn-4 needs a CUDA GPU"
+        return "" if _cuda_capability() >= 80 else "flash-attn-4 needs a GPU of compute capability 8.0 or newer"
+
+    @staticmethod
+    def head_dim_problem(head_dim: int) -> str:
+        if head_dim % 8:
+            return "flash-attn-4 takes head sizes that are multiples of 8"
+        blackwell = torch.cuda.is_available() and _cuda_capability() // 10 in (10, 11)
+        if blackwell and not (head_dim <= 128 or head_dim == 256):
+            return "flash-attn-4 on Blackwell takes head sizes up to 128, or 256"
+        return "" if 8 <= head_dim <= 256 else "flash-attn-4 takes head sizes from 8 to 256"
+
+    def __call__(self, q, k, v, *, window=0, softcap=0.0, alibi=None, dropout=0.0, mask=None):
+        from flash_attn.cute import flash_attn_func
+
+        out_dtype = q.dtype
+        q, k, v, _ = _flash_layout(q, k, v)
+        y, _ = flash_attn_func(
+            q, k, v, causal=True, window_size=(window - 1, 0) if window > 0 else (None, None), softcap=softcap
+        )
+        return y.transpose(1, 2).to(out_dtype)
 
 
 @register("attention", "auto")
-def auto_attention(required: frozenset[str] = frozenset()) -> Kernel:
-    """The first kernel of flash, sdpa, flex, math that runs here and supports the config."""
-    for name in AUTO_ORDER:
+def auto_attention(required: frozenset[str] = frozenset(), head_dim: int = 0, seq_len: int = 0) -> Kernel:
+    """The first kernel that runs here and supports the config, in the order of AUTO_ORDER, or of
+    LONG_AUTO_ORDER for sequences of LONG_SEQUENCE tokens or more."""
+    order = LONG_AUTO_ORDER if seq_len >= LONG_SEQUENCE else AUTO_ORDER
+    for name in order:
         kernel = lookup("attention", name).target
-        if required <= kernel.features and not kernel.unavailable() and kernel.fast_here():
-            return kernel(required)
+        runs = not kernel.unavailable() and not (head_dim and kernel.head_dim_problem(head_dim))
+        if required <= kernel.features and runs:
+            return kernel(required, head_dim=head_dim, seq_len=seq_len)
     raise ConfigError(f"model.attention=auto found no kernel for {', '.join(sorted(required))}.")
 
 

@@ -189,7 +189,8 @@ class GPTConfig:
         return frozenset(name for name, on in wanted.items() if on) | position
 
     def kernel(self):
-        return build_part("attention", self.attention, self.kernel_features(), key="model.attention")
+        shape = {"head_dim": self.d_model // self.n_head, "seq_len": self.block_size}
+        return build_part("attention", self.attention, self.kernel_features(), **shape, key="model.attention")
 
 
 class Block(nn.Module):

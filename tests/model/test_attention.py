@@ -7,7 +7,14 @@ import torch
 
 from gptlab import registry
 from gptlab.errors import ConfigError
-from gptlab.model.attention import FlashAttention, FlexAttention, MathAttention, SdpaAttention, auto_attention
+from gptlab.model.attention import (
+    Flash4Attention,
+    FlashAttention,
+    FlexAttention,
+    MathAttention,
+    SdpaAttention,
+    auto_attention,
+)
 from gptlab.model.gpt import GPTConfig
 from gptlab.model.position import alibi_slopes
 
@@ -29,29 +36,81 @@ CASES = {  # name: (features, kernel keyword arguments, kv heads, extra cached k
 }
 
 
-def _qkv(kv_heads: int, cached: int):
+KERNELS = [SdpaAttention, FlexAttention, FlashAttention, Flash4Attention]
+HALF_PRECISION = (FlashAttention, Flash4Attention)  # they compute in bfloat16
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU"))]
+
+
+def _qkv(kv_heads: int, cached: int, device: str = "cpu", requires_grad: bool = False):
     gen = torch.Generator().manual_seed(0)
     q = torch.randn(2, 4, 10, 16, generator=gen)
     k, v = (torch.randn(2, kv_heads, 10 + cached, 16, generator=gen) for _ in range(2))
-    return q, k, v
+    return tuple(t.to(device).requires_grad_(requires_grad) for t in (q, k, v))
 
 
-@pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("kernel", [SdpaAttention, FlexAttention, FlashAttention])
-def test_kernels_match_the_math_reference(kernel, case):
-    features, kwargs, kv_heads, cached = CASES[case]
-    if kernel.unavailable() and kernel is not FlexAttention:  # flex runs forward-only on the CPU
-        pytest.skip(kernel.unavailable())
+def _kernel_for(kernel, case: str, device: str, backward: bool):
+    """The kernel built for ``case``, or None once checked that it refuses a feature it lacks; skips
+    where the kernel cannot run (flash-attn off CUDA; FlexAttention's CPU path has no backward)."""
+    features = CASES[case][0]
     if not features <= kernel.features:
         with pytest.raises(ConfigError, match="cannot do"):
             kernel(frozenset(features), check_available=False)
+        return None
+    if device == "cpu" and kernel in HALF_PRECISION:
+        pytest.skip("flash-attn kernels run on CUDA only")
+    if device == "cpu" and kernel is FlexAttention and backward:
+        pytest.skip("FlexAttention has no CPU backward")
+    if device == "cuda" and kernel.unavailable():
+        pytest.skip(kernel.unavailable())
+    return kernel(frozenset(features), check_available=False)
+
+
+def _case_arguments(case: str, device: str) -> dict:
+    return {key: value.to(device) if torch.is_tensor(value) else value for key, value in CASES[case][1].items()}
+
+
+def _relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    return ((got.float() - expected).norm() / expected.norm()).item()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernels_match_the_math_reference(kernel, case, device):
+    attend = _kernel_for(kernel, case, device, backward=False)
+    if attend is None:
         return
-    q, k, v = _qkv(kv_heads, cached)
+    features, _, kv_heads, cached = CASES[case]
+    kwargs = _case_arguments(case, device)
+    q, k, v = _qkv(kv_heads, cached, device)
     expected = MathAttention(frozenset(features))(q, k, v, **kwargs)
     with torch.no_grad():
-        got = kernel(frozenset(features), check_available=False)(q, k, v, **kwargs)
-    tolerance = 2e-2 if kernel is FlashAttention else 1e-5  # flash-attn computes in bfloat16
-    torch.testing.assert_close(got.float(), expected, atol=tolerance, rtol=tolerance)
+        got = attend(q, k, v, **kwargs)
+    assert got.shape == expected.shape and got.dtype == q.dtype
+    tolerance = 2e-2 if kernel in HALF_PRECISION else (1e-5 if device == "cpu" else 2e-4)
+    torch.testing.assert_close(got, expected, atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_kernel_gradients_match_the_math_reference(kernel, case, device):
+    """d(loss)/d(q, k, v) through each kernel equals the math kernel's (relative error of the whole tensor)."""
+    attend = _kernel_for(kernel, case, device, backward=True)
+    if attend is None:
+        return
+    features, _, kv_heads, cached = CASES[case]
+    kwargs = _case_arguments(case, device)
+    weights = torch.randn(2, 4, 10, 16, generator=torch.Generator().manual_seed(1)).to(device)
+    grads = []
+    for run in (MathAttention(frozenset(features)), attend):
+        q, k, v = _qkv(kv_heads, cached, device, requires_grad=True)
+        (run(q, k, v, **kwargs) * weights).sum().backward()
+        grads.append((q.grad, k.grad, v.grad))
+    tolerance = 2e-2 if kernel in HALF_PRECISION else 1e-4
+    for name, expected, got in zip("qkv", *grads):
+        assert got is not None and torch.isfinite(got).all(), name
+        assert _relative_error(got, expected) < tolerance, (name, _relative_error(got, expected))
 
 
 def test_math_reference_is_causal_softmax_attention():
@@ -77,11 +136,20 @@ def test_document_mask_hides_other_documents():
 
 
 def test_auto_picks_a_kernel_that_supports_the_config():
-    assert isinstance(auto_attention(frozenset()), (SdpaAttention, FlashAttention))
+    assert isinstance(auto_attention(frozenset()), (SdpaAttention, FlashAttention, Flash4Attention))
     picked = auto_attention(frozenset({"softcap", "dropout"}))
     assert {"softcap", "dropout"} <= picked.features
     if not torch.cuda.is_available():
         assert isinstance(picked, MathAttention)
+
+
+def test_flash_kernels_refuse_head_sizes_they_cannot_run():
+    assert Flash4Attention.head_dim_problem(12) == "flash-attn-4 takes head sizes that are multiples of 8"
+    assert Flash4Attention.head_dim_problem(264)
+    assert not Flash4Attention.head_dim_problem(64)
+    assert FlashAttention.head_dim_problem(512) and not FlashAttention.head_dim_problem(256)
+    with pytest.raises(ConfigError, match=r"head size d_model/n_head=12: flash-attn-4 takes .* multiples of 8"):
+        Flash4Attention(frozenset(), check_available=False, head_dim=12)
 
 
 @pytest.mark.parametrize(
@@ -89,7 +157,9 @@ def test_auto_picks_a_kernel_that_supports_the_config():
     [
         ({"attention": "sdpa", "attn_softcap": 30.0}, "kernel SdpaAttention cannot do softcap"),
         ({"attention": "flex", "dropout": 0.1}, "cannot do dropout"),
+        ({"attention": "flash4", "pos": "alibi"}, "kernel Flash4Attention cannot do alibi"),
         ({"attention": "flash"}, "not available here"),
+        ({"attention": "flash4"}, "not available here"),
         ({"window_pattern": ["local", "global"]}, "model.window_size=0"),
         ({"window_pattern": ["sliding"], "window_size": 4}, "must be one of local, global"),
         ({"n_kv_head": 2}, "must divide model.n_head=3"),
@@ -97,24 +167,34 @@ def test_auto_picks_a_kernel_that_supports_the_config():
     ],
 )
 def test_impossible_attention_configs_fail_early(overrides, message):
-    if overrides.get("attention") == "flash" and not FlashAttention.unavailable():
-        pytest.skip("flash-attn is available here")
+    kernel = {"flash": FlashAttention, "flash4": Flash4Attention}.get(overrides.get("attention"))
+    if message == "not available here" and not kernel.unavailable():
+        pytest.skip(f"{overrides['attention']} is available here")
     with pytest.raises(ConfigError, match=message):
         GPTConfig(**overrides)
 
 
-def test_kernels_train_the_same_model():
-    """One optimizer step with the sdpa kernel and the math kernel gives the same loss and gradients."""
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("kernel", ["sdpa", "flex", "flash", "flash4"])
+def test_kernels_train_the_same_model(kernel, device):
+    """A training step of a windowed GQA model with ``kernel`` gives the math kernel's loss and gradients."""
+    target = {"sdpa": SdpaAttention, "flex": FlexAttention, "flash": FlashAttention, "flash4": Flash4Attention}[kernel]
+    if device == "cpu" and kernel != "sdpa":
+        pytest.skip(f"{kernel} trains on CUDA only")
+    if target.unavailable():
+        pytest.skip(target.unavailable())
+    pos = "alibi" if "alibi" in target.features else "rope"
     losses, grads = [], []
-    for kernel in ("math", "sdpa"):
-        cfg = GPTConfig(n_layer=2, n_head=4, n_kv_head=2, d_model=32, block_size=12, pos="alibi", attention=kernel,
+    for name in ("math", kernel):
+        cfg = GPTConfig(n_layer=2, n_head=4, n_kv_head=2, d_model=64, block_size=12, pos=pos, attention=name,
                         window_pattern=["local", "global"], window_size=5)  # fmt: skip
         torch.manual_seed(0)
-        model = registry.build("model", cfg, vocab_size=11)
-        idx = torch.randint(11, (2, 12), generator=torch.Generator().manual_seed(1))
+        model = registry.build("model", cfg, vocab_size=11).to(device)
+        idx = torch.randint(11, (2, 12), generator=torch.Generator().manual_seed(1)).to(device)
         out = model(idx, idx)
         out.loss.backward()
         losses.append(out.loss.item())
         grads.append(model.blocks[0].attn.branch.qkv.weight.grad)
-    assert losses[0] == pytest.approx(losses[1], abs=1e-5)
-    torch.testing.assert_close(grads[0], grads[1], atol=1e-5, rtol=1e-4)
+    half = target in HALF_PRECISION
+    assert losses[1] == pytest.approx(losses[0], abs=1e-2 if half else 1e-5)
+    assert _relative_error(grads[1], grads[0]) < (2e-2 if half else 1e-4)
