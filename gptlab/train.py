@@ -119,11 +119,12 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     source = registry.build("data", typed["data"])
     splits = load_or_build(source, registry.build("tokenizer", typed["tokenizer"]), typed["tokenizer"], cfg.cache_dir)
     block_size = typed["model"].block_size
-    if splits.num_tokens("val") <= block_size:
+    longest_val = max(len(shard.tokens) for shard in splits.val)  # an evaluation window lies in one shard
+    if longest_val <= block_size:
         raise ConfigError(
             f"model.block_size={block_size} is longer than the validation split of {source.describe()} "
-            f"({splits.num_tokens('val')} tokens). Use model.block_size <= {splits.num_tokens('val') - 1}, a larger "
-            f"data.val_fraction, or more text."
+            f"({longest_val} tokens in its longest shard). Use model.block_size <= {longest_val - 1}, a larger "
+            f"data.val_fraction or data.shard_tokens, or more text."
         )
     tokenizer = splits.tokenizer
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)

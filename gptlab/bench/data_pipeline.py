@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -64,8 +65,10 @@ def main(argv: list[str] | None = None) -> None:
         directory = prepare_from_overrides([*overrides, f"cache_dir={cache}"])
         meta = json.loads((directory / "meta.json").read_text())
         mb = meta["text_bytes"] / 1e6
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
         print(
-            f"tokenization: {mb:.1f} MB in {meta['seconds']:.2f} s = {mb / meta['seconds']:.2f} MB/s ({args.workers} processes)"
+            f"tokenization: {mb:.1f} MB in {meta['seconds']:.2f} s = {mb / meta['seconds']:.2f} MB/s "
+            f"({args.workers} processes); peak memory of this process so far {peak_mb:.0f} MB"
         )
         splits = load(directory)
         for doc_mask in (False, True):

@@ -20,7 +20,7 @@ from gptlab.data.source import TextSource
 from gptlab.errors import DataError
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: a document longer than a shard's room continues in the next shard
 MAX_IDS = {"uint16": 2**16, "uint32": 2**32}
 
 
@@ -48,9 +48,9 @@ class TokenSplits:
         return sum(len(shard.tokens) for shard in getattr(self, split))
 
     @property
-    def val_tokens(self) -> np.ndarray:
-        """The validation ids as one array (the evaluation reads fixed windows from it)."""
-        return self.val[0].tokens if len(self.val) == 1 else np.concatenate([s.tokens for s in self.val])
+    def val_tokens(self) -> list[np.ndarray]:
+        """The validation shards' ids (the evaluation reads fixed windows from them in place)."""
+        return [shard.tokens for shard in self.val]
 
 
 def _config_dict(cfg: Any) -> dict:

@@ -21,10 +21,14 @@ from gptlab.data.cache import Shard
 IGNORE_INDEX = -100  # F.cross_entropy's default ignore_index
 
 
-def _windows(tokens: np.ndarray, starts: np.ndarray, block_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    idx = starts[:, None] + np.arange(block_size + 1)[None, :]
-    chunk = torch.from_numpy(tokens[idx].astype(np.int64))
-    return chunk[:, :-1], chunk[:, 1:]
+def gather_windows(arrays: list[np.ndarray], array_ids: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+    """(len(starts), length) int64: row i is ``arrays[array_ids[i]][starts[i]:starts[i] + length]``."""
+    out = np.empty((len(starts), length), dtype=np.int64)
+    window = np.arange(length)
+    for array_id in np.unique(array_ids):
+        rows = np.flatnonzero(array_ids == array_id)
+        out[rows] = arrays[array_id][starts[rows, None] + window]
+    return out
 
 
 class RandomWindowLoader:
@@ -77,29 +81,26 @@ class RandomWindowLoader:
 
     def _batch(self, with_docs: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         shard_ids, starts = self._draw()
-        window = np.arange(self.block_size + 1)
-        chunk = np.empty((len(starts), self.block_size + 1), dtype=np.int64)
-        docs = np.empty_like(chunk) if with_docs else None
-        for shard_id in np.unique(shard_ids):
-            rows = np.flatnonzero(shard_ids == shard_id)
-            shard = self.shards[shard_id]
-            positions = starts[rows, None] + window
-            chunk[rows] = shard.tokens[positions]
-            if with_docs:  # mark where a document starts inside each window, then count the marks
-                first = np.searchsorted(shard.doc_starts, starts[rows], side="right")
-                last = np.searchsorted(shard.doc_starts, starts[rows] + self.block_size, side="right")
-                marks = np.zeros((len(rows), self.block_size + 1), dtype=np.int64)
-                for i, (lo, hi) in enumerate(zip(first, last)):
-                    marks[i, shard.doc_starts[lo:hi] - starts[rows[i]]] = 1
-                docs[rows] = np.cumsum(marks, axis=1)
-        chunk = torch.from_numpy(chunk)
+        chunk = torch.from_numpy(
+            gather_windows([s.tokens for s in self.shards], shard_ids, starts, self.block_size + 1)
+        )
         x, y = chunk[:, :-1], chunk[:, 1:]
         if not with_docs:
             return self._to_device(x), self._to_device(y), None
-        doc_ids = torch.from_numpy(docs)
+        doc_ids = torch.from_numpy(self._document_ids(shard_ids, starts))
         if self.doc_mask:
             y = y.masked_fill(doc_ids[:, 1:] != doc_ids[:, :-1], IGNORE_INDEX)
         return self._to_device(x), self._to_device(y), self._to_device(doc_ids[:, :-1].contiguous())
+
+    def _document_ids(self, shard_ids: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """Per window position, how many documents started since the window's start (0 for the first)."""
+        marks = np.zeros((len(starts), self.block_size + 1), dtype=np.int64)
+        for row, (shard_id, start) in enumerate(zip(shard_ids, starts)):
+            doc_starts = self.shards[shard_id].doc_starts
+            first = np.searchsorted(doc_starts, start, side="right")
+            last = np.searchsorted(doc_starts, start + self.block_size, side="right")
+            marks[row, doc_starts[first:last] - start] = 1
+        return np.cumsum(marks, axis=1)
 
     def next_batch_with_docs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(inputs, targets, document ids of the inputs, numbered from 0 in each row)."""
@@ -121,10 +122,22 @@ class RandomWindowLoader:
         self.generator.set_state(state["generator"])
 
 
-def evaluation_batches(tokens: np.ndarray, block_size: int, batch_size: int, num_batches: int):
-    """A fixed set of validation windows, evenly spaced over the split (the same at every eval)."""
-    last_start = len(tokens) - block_size - 1
-    count = max(1, min(batch_size * num_batches, last_start + 1))
-    starts = np.linspace(0, last_start, count).astype(np.int64)
+def evaluation_batches(tokens: np.ndarray | list[np.ndarray], block_size: int, batch_size: int, num_batches: int):
+    """A fixed set of validation windows, evenly spaced over the split (the same at every eval).
+
+    ``tokens`` is the split as one array or as its shards, read in place (never joined in memory);
+    a window lies inside one shard, and shards of ``block_size`` tokens or fewer are passed over.
+    """
+    parts = [tokens] if isinstance(tokens, np.ndarray) else [t for t in tokens if len(t) > block_size]
+    if not parts:
+        raise ValueError(f"no validation shard holds more than block_size={block_size} tokens")
+    offsets = np.cumsum([0, *(len(part) - block_size for part in parts)])  # window starts before each part
+    count = max(1, min(batch_size * num_batches, int(offsets[-1])))
+    picks = np.linspace(0, offsets[-1] - 1, count).astype(np.int64)
+    part_ids = np.searchsorted(offsets, picks, side="right") - 1
+    starts = picks - offsets[part_ids]
     for i in range(0, count, batch_size):
-        yield _windows(tokens, starts[i : i + batch_size], block_size)
+        chunk = torch.from_numpy(
+            gather_windows(parts, part_ids[i : i + batch_size], starts[i : i + batch_size], block_size + 1)
+        )
+        yield chunk[:, :-1], chunk[:, 1:]

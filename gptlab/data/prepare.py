@@ -3,9 +3,10 @@
     gptlab-prepare data=text 'data.path=corpus/*.txt' tokenizer=bpe tokenizer.vocab_size=8192 data.workers=8
 
 takes the same overrides as ``gptlab-train`` (train runs it itself when the cache is missing).
-Documents stream from the source in batches of about 1 MB of text; ``data.workers`` processes
-encode them, each document as [BOS] ids[:max_doc_tokens] [EOS]; the main process appends them
-to the current shard file, so memory stays bounded by a few batches whatever the corpus size.
+Text streams from the source as pieces (whole documents, or parts of a long one such as a big
+text file) in batches of about 1 MB; ``data.workers`` processes encode them; the main process
+puts each document together as [BOS] ids[:max_doc_tokens] [EOS] and appends it to the current
+shard file, so memory stays bounded by a few batches whatever the size of the corpus or of one file.
 The trained tokenizer is saved first under ``<cache_dir>/tokenizers/`` and reused.
 """
 
@@ -25,63 +26,72 @@ from typing import Any
 import numpy as np
 
 from gptlab.data.cache import CACHE_FORMAT, cache_key, token_dtype, tokenizer_key
-from gptlab.data.source import SPLITS, DataConfig, TextSource
+from gptlab.data.source import SPLITS, DataConfig, Piece, TextSource
 from gptlab.errors import DataError, GptlabError, report
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 
 BATCH_CHARS = 1 << 20  # text per worker task
 
 
-class DocumentEncoder:
-    """One document -> its token ids: [BOS] text ids (cut to ``max_doc_tokens``) [EOS]."""
+class PieceAssembler:
+    """The ids one split's pieces add to its shards: [BOS] before a document's first piece, [EOS]
+    after its last, and at most ``max_doc_tokens`` text ids per document (0: no limit)."""
 
     def __init__(self, tokenizer: Tokenizer, max_doc_tokens: int, dtype: np.dtype):
-        self.tokenizer, self.max_doc_tokens, self.dtype = tokenizer, max_doc_tokens, dtype
-        self.head = np.array([tokenizer.bos_id] if tokenizer.bos_id is not None else [], dtype=np.int64)
-        self.tail = np.array([tokenizer.eos_id] if tokenizer.eos_id is not None else [], dtype=np.int64)
+        self.max_doc_tokens, self.dtype = max_doc_tokens, dtype
+        self.head = np.array([tokenizer.bos_id] if tokenizer.bos_id is not None else [], dtype=dtype)
+        self.tail = np.array([tokenizer.eos_id] if tokenizer.eos_id is not None else [], dtype=dtype)
+        self.kept = 0  # text ids of the current document so far
 
-    def __call__(self, text: str) -> np.ndarray:
-        ids = self.tokenizer.encode(text)
+    def __call__(self, piece: Piece, ids: np.ndarray) -> np.ndarray:
+        if piece.starts:
+            self.kept = 0
         if self.max_doc_tokens:
-            ids = ids[: self.max_doc_tokens]
-        return np.concatenate([self.head, ids, self.tail]).astype(self.dtype)
+            ids = ids[: max(0, self.max_doc_tokens - self.kept)]
+        self.kept += len(ids)
+        parts = [self.head] if piece.starts else []
+        return np.concatenate([*parts, ids.astype(self.dtype, copy=False), *([self.tail] if piece.ends else [])])
 
 
-_worker_encoder: DocumentEncoder | None = None
+def encode_texts(tokenizer: Tokenizer, texts: list[str], dtype: np.dtype) -> list[np.ndarray]:
+    return [tokenizer.encode(text).astype(dtype) for text in texts]
 
 
-def _init_worker(tokenizer_state: dict[str, Any], max_doc_tokens: int, dtype: str) -> None:
-    global _worker_encoder
+_worker_state: tuple[Tokenizer, np.dtype] | None = None
+
+
+def _init_worker(tokenizer_state: dict[str, Any], dtype: str) -> None:
+    global _worker_state
     import gptlab.components  # noqa: F401  (the tokenizer registry, under the spawn start method too)
 
-    _worker_encoder = DocumentEncoder(tokenizer_from_state(tokenizer_state), max_doc_tokens, np.dtype(dtype))
+    _worker_state = (tokenizer_from_state(tokenizer_state), np.dtype(dtype))
 
 
 def _encode_batch(texts: list[str]) -> list[np.ndarray]:
-    return [_worker_encoder(text) for text in texts]
+    return encode_texts(_worker_state[0], texts, _worker_state[1])
 
 
 def _utf8_bytes(texts: list[str]) -> int:
     return sum(len(text.encode("utf-8")) for text in texts)
 
 
-def _batches(documents: Iterable[tuple[str, str]]) -> Iterator[tuple[list[str], list[str]]]:
-    """(splits, texts) of about BATCH_CHARS characters each."""
-    splits, texts, size = [], [], 0
-    for split, text in documents:
-        splits.append(split)
-        texts.append(text)
-        size += len(text)
+def _batches(pieces: Iterable[Piece]) -> Iterator[list[Piece]]:
+    """Pieces in groups of about BATCH_CHARS characters."""
+    batch, size = [], 0
+    for piece in pieces:
+        batch.append(piece)
+        size += len(piece.text)
         if size >= BATCH_CHARS:
-            yield splits, texts
-            splits, texts, size = [], [], 0
-    if texts:
-        yield splits, texts
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
 
 
 class ShardWriter:
-    """Appends documents' ids to ``<split>_NNN.bin`` files of at most ``shard_tokens`` ids (a longer
-    document gets a shard of its own) and records where each document starts."""
+    """Appends a split's ids to ``<split>_NNN.bin`` files of ``shard_tokens`` ids each (the last one
+    shorter; a document that does not fit continues in the next file) and records, in
+    ``<split>_NNN.docs.npy``, where each document starts in its file."""
 
     def __init__(self, directory: Path, split: str, dtype: np.dtype, shard_tokens: int):
         self.directory, self.split, self.dtype, self.shard_tokens = directory, split, dtype, shard_tokens
@@ -90,19 +100,28 @@ class ShardWriter:
         self._file = None
         self._starts: list[int] = []
         self._size = 0
+        self._document_pending = False
 
-    def add(self, ids: np.ndarray) -> None:
-        if not len(ids):
-            return
-        if self._file is None or (self._size and self._size + len(ids) > self.shard_tokens):
-            self._close_shard()
-            self.names.append(f"{self.split}_{len(self.names):03d}")
-            self._file = open(self.directory / f"{self.names[-1]}.bin", "wb")
-        self._starts.append(self._size)
-        self._file.write(ids.tobytes())
-        self._size += len(ids)
-        self.tokens += len(ids)
-        self.documents += 1
+    def add(self, ids: np.ndarray, starts_document: bool) -> None:
+        """Append ``ids``; ``starts_document``: they begin a document (an empty document is left out)."""
+        self._document_pending = self._document_pending or starts_document
+        while len(ids):
+            if self._file is None or self._size == self.shard_tokens:
+                self._open_shard()
+            if self._document_pending:
+                self._starts.append(self._size)
+                self.documents += 1
+                self._document_pending = False
+            written = ids[: self.shard_tokens - self._size]
+            self._file.write(written.tobytes())
+            self._size += len(written)
+            self.tokens += len(written)
+            ids = ids[len(written) :]
+
+    def _open_shard(self) -> None:
+        self._close_shard()
+        self.names.append(f"{self.split}_{len(self.names):03d}")
+        self._file = open(self.directory / f"{self.names[-1]}.bin", "wb")
 
     def _close_shard(self) -> None:
         if self._file is not None:
@@ -131,38 +150,39 @@ def trained_tokenizer(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: A
     return fitted
 
 
-def _encoded(documents: Iterable[tuple[str, str]], encoder: DocumentEncoder, pool, workers: int) -> Iterator[tuple]:
-    """(UTF-8 bytes, splits, ids per document) for each batch, encoded in ``pool`` two batches per worker at a time."""
-    batches = _batches(documents)
+def _encoded(pieces: Iterable[Piece], tokenizer: Tokenizer, dtype: np.dtype, pool, workers: int) -> Iterator[tuple]:
+    """(UTF-8 bytes, pieces, ids per piece) for each batch, encoded in ``pool`` two batches per worker at a time."""
+    batches = _batches(pieces)
     if pool is None:
-        for splits, texts in batches:
-            yield _utf8_bytes(texts), splits, [encoder(text) for text in texts]
+        for batch in batches:
+            texts = [piece.text for piece in batch]
+            yield _utf8_bytes(texts), batch, encode_texts(tokenizer, texts, dtype)
         return
     while True:
         group = [batch for _, batch in zip(range(workers * 2), batches)]
         if not group:
             return
-        for (splits, texts), ids in zip(group, pool.map(_encode_batch, [texts for _, texts in group])):
-            yield _utf8_bytes(texts), splits, ids
+        texts = [[piece.text for piece in batch] for batch in group]
+        for batch, batch_texts, ids in zip(group, texts, pool.map(_encode_batch, texts)):
+            yield _utf8_bytes(batch_texts), batch, ids
 
 
 def _tokenize(
     source: TextSource, tokenizer: Tokenizer, dtype: np.dtype, staging: Path, progress: bool
 ) -> tuple[dict[str, ShardWriter], int]:
-    """Write every document's ids into its split's shards in ``staging``; returns the writers and text bytes."""
+    """Write every piece's ids into its split's shards in ``staging``; returns the writers and text bytes."""
     cfg: DataConfig = source.cfg
-    encoder = DocumentEncoder(tokenizer, cfg.max_doc_tokens, dtype)
     writers = {split: ShardWriter(staging, split, dtype, cfg.shard_tokens) for split in SPLITS}
+    assemblers = {split: PieceAssembler(tokenizer, cfg.max_doc_tokens, dtype) for split in SPLITS}
     nbytes, pool = 0, None
     if cfg.workers > 1:
-        args = (tokenizer.state(), cfg.max_doc_tokens, dtype.name)
-        pool = multiprocessing.get_context().Pool(cfg.workers, _init_worker, args)
+        pool = multiprocessing.get_context().Pool(cfg.workers, _init_worker, (tokenizer.state(), dtype.name))
     try:
         with _progress(progress) as bar:
             task = bar.add_task(f"tokenizing {source.describe()}", total=None)
-            for batch_bytes, splits, ids in _encoded(source.split_documents(), encoder, pool, cfg.workers):
-                for split, document in zip(splits, ids):
-                    writers[split].add(document)
+            for batch_bytes, batch, ids in _encoded(source.pieces(), tokenizer, dtype, pool, cfg.workers):
+                for piece, piece_ids in zip(batch, ids):
+                    writers[piece.split].add(assemblers[piece.split](piece, piece_ids), piece.starts)
                 nbytes += batch_bytes
                 bar.update(task, advance=batch_bytes)
     finally:

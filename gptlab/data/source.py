@@ -1,10 +1,11 @@
 """What every data source shares: its documents tagged by split, a fingerprint for the cache, and
 the pipeline keys every ``data=...`` option has (``DataConfig``).
 
-A source yields ``(split, document)`` pairs lazily in one pass (``split_documents()``), so a
-corpus larger than memory streams through ``gptlab-prepare`` once; ``documents(split)`` filters
-that pass (the BPE tokenizer trains on ``documents('train')``). The pipeline separates documents
-with the tokenizer's BOS/EOS tokens.
+A source yields its text lazily in one pass as :class:`Piece` s (``pieces()``): a whole document,
+or a part of a long one (a text file is read in pieces of about a megabyte), so a corpus, or a
+single file, larger than memory streams through ``gptlab-prepare`` once. ``documents(split)``
+filters that pass (the BPE tokenizer trains on ``documents('train')``). The pipeline separates
+documents with the tokenizer's BOS/EOS tokens.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from omegaconf import MISSING
 
@@ -30,7 +31,7 @@ class DataConfig:
     val_fraction: float = 0.1
     max_doc_tokens: int = 0  # cut every document to this many tokens (BOS/EOS not counted); 0: no limit
     token_dtype: str = "auto"  # auto (uint16 when the vocabulary fits, else uint32), uint16 or uint32
-    shard_tokens: int = 250_000_000  # tokens per memmap shard file (documents are not split across shards)
+    shard_tokens: int = 250_000_000  # tokens per memmap shard file (a document may continue in the next one)
     workers: int = 1  # tokenizer processes of gptlab-prepare (and of train when the cache is missing)
     doc_starts: bool = False  # training windows start at document starts (when the shard has any left)
     doc_mask: bool = False  # targets that cross a document boundary become -100 (ignored by the loss)
@@ -57,6 +58,16 @@ class DataConfig:
         }
 
 
+class Piece(NamedTuple):
+    """Text of one split: a whole document, or a part of one (``starts``/``ends``: whether the piece
+    begins/finishes its document). The pieces of a document follow each other within its split."""
+
+    split: str
+    text: str
+    starts: bool = True
+    ends: bool = True
+
+
 class TextSource(Protocol):
     cfg: DataConfig
 
@@ -66,18 +77,25 @@ class TextSource(Protocol):
     def describe(self) -> str:
         """A short human-readable name, for messages."""
 
-    def split_documents(self) -> Iterator[tuple[str, str]]:
-        """Every document as ('train' or 'val', text), lazily, in a fixed order."""
+    def pieces(self) -> Iterator[Piece]:
+        """All the text, lazily, in a fixed order."""
 
     def documents(self, split: str) -> Iterator[str]:
-        """The documents of ``split`` only."""
+        """The texts of ``split`` only (a long document in pieces)."""
 
 
 class DocumentSource:
-    """Base of the built-in sources: a subclass yields ``split_documents()``; this filters it by split."""
+    """Base of the built-in sources: a subclass yields whole documents as ``(split, text)`` from
+    ``split_documents()``, or overrides ``pieces()``; ``documents()`` filters the pieces by split."""
+
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        raise NotImplementedError
+
+    def pieces(self) -> Iterator[Piece]:
+        return (Piece(split, text) for split, text in self.split_documents())
 
     def documents(self, split: str) -> Iterator[str]:
-        return (text for tag, text in self.split_documents() if tag == split)
+        return (piece.text for piece in self.pieces() if piece.split == split)
 
 
 def split_contiguous(text: str, val_fraction: float) -> tuple[str, str]:

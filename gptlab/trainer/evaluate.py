@@ -20,7 +20,7 @@ from gptlab.model.output import IGNORE_INDEX, next_token_loss
 @torch.no_grad()
 def evaluate(
     model: nn.Module,
-    tokens: np.ndarray,
+    tokens: np.ndarray | list[np.ndarray],
     token_bytes: torch.Tensor,
     block_size: int,
     batch_size: int,

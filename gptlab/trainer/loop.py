@@ -71,7 +71,7 @@ class Trainer:
         schedule_for: Callable[[int], Callable[[int], float]],
         budget: Budget,
         loader: RandomWindowLoader,
-        val_tokens: np.ndarray,
+        val_tokens: np.ndarray | list[np.ndarray],
         token_bytes: torch.Tensor,
         loggers: SafeLoggers,
         run_dir: Path,

@@ -66,3 +66,19 @@ def test_bits_per_byte_of_char_and_bpe_models_match_a_hand_count(text_file):
         assert metrics["val_bpb"] == pytest.approx(bits / by_hand, rel=1e-6)  # float32 logits
         results[tokenizer.name] = (tokens.size, by_hand)
     assert results["bpe"][0] < 0.8 * results["char"][0], "BPE needs fewer tokens for the same text"
+
+
+def test_evaluation_windows_lie_inside_the_validation_shards():
+    """Several val shards are read in place: evenly spaced windows, each inside one shard, short shards passed over."""
+    from gptlab.data.loader import evaluation_batches
+
+    first, short, second = np.arange(0, 50), np.arange(500, 505), np.arange(1000, 1030)
+    rows = [row for x, _ in evaluation_batches([first, short, second], 8, 4, 3) for row in x.tolist()]
+    assert len(rows) == 12
+    assert all(row == list(range(row[0], row[0] + 8)) for row in rows), "no window crosses shards"
+    assert {row[0] // 1000 for row in rows} == {0, 1} and not any(500 <= row[0] < 600 for row in rows)
+    assert rows[0][0] == 0 and rows[-1][0] == 1021, "from the first valid start to the last (9 tokens: 1021..1029)"
+    single = [x.tolist() for x, _ in evaluation_batches(first, 8, 4, 3)]
+    assert single == [x.tolist() for x, _ in evaluation_batches([first], 8, 4, 3)]
+    with pytest.raises(ValueError, match="no validation shard holds more than block_size=8"):
+        next(evaluation_batches([short], 8, 4, 1))
