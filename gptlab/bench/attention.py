@@ -88,17 +88,9 @@ def time_kernel(kernel, batch: int, heads: int, seq: int, head_dim: int, repeats
 
 def preset(name: str, overrides: list[str]) -> GPTConfig:
     """The typed model config of ``model=<name>`` with ``overrides``, composed as gptlab-train does."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from gptlab.config import compose_config, typed_component
 
-    from gptlab.config import CONFIG_DIR, CONFIG_NAME, prepare_registry, typed_component
-
-    prepare_registry()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name=CONFIG_NAME, overrides=[f"model={name}", *overrides])
-    GlobalHydra.instance().clear()
-    return typed_component("model", cfg.model)
+    return typed_component("model", compose_config([f"model={name}", *overrides]).model)
 
 
 def time_training_step(kernel: str, model_name: str, batch: int, seq: int, repeats: int) -> float:

@@ -38,7 +38,7 @@ class PieceAssembler:
     after its last, and at most ``max_doc_tokens`` text ids per document (0: no limit)."""
 
     def __init__(self, tokenizer: Tokenizer, max_doc_tokens: int, dtype: np.dtype):
-        self.max_doc_tokens, self.dtype = max_doc_tokens, dtype
+        self.max_doc_tokens = max_doc_tokens
         self.head = np.array([tokenizer.bos_id] if tokenizer.bos_id is not None else [], dtype=dtype)
         self.tail = np.array([tokenizer.eos_id] if tokenizer.eos_id is not None else [], dtype=dtype)
         self.kept = 0  # text ids of the current document so far
@@ -49,8 +49,9 @@ class PieceAssembler:
         if self.max_doc_tokens:
             ids = ids[: max(0, self.max_doc_tokens - self.kept)]
         self.kept += len(ids)
-        parts = [self.head] if piece.starts else []
-        return np.concatenate([*parts, ids.astype(self.dtype, copy=False), *([self.tail] if piece.ends else [])])
+        head = [self.head] if piece.starts else []
+        tail = [self.tail] if piece.ends else []
+        return np.concatenate([*head, ids, *tail])
 
 
 def encode_texts(tokenizer: Tokenizer, texts: list[str], dtype: np.dtype) -> list[np.ndarray]:
@@ -93,8 +94,8 @@ class ShardWriter:
     shorter; a document that does not fit continues in the next file) and records, in
     ``<split>_NNN.docs.npy``, where each document starts in its file."""
 
-    def __init__(self, directory: Path, split: str, dtype: np.dtype, shard_tokens: int):
-        self.directory, self.split, self.dtype, self.shard_tokens = directory, split, dtype, shard_tokens
+    def __init__(self, directory: Path, split: str, shard_tokens: int):
+        self.directory, self.split, self.shard_tokens = directory, split, shard_tokens
         self.names: list[str] = []
         self.tokens = self.documents = 0
         self._file = None
@@ -172,7 +173,7 @@ def _tokenize(
 ) -> tuple[dict[str, ShardWriter], int]:
     """Write every piece's ids into its split's shards in ``staging``; returns the writers and text bytes."""
     cfg: DataConfig = source.cfg
-    writers = {split: ShardWriter(staging, split, dtype, cfg.shard_tokens) for split in SPLITS}
+    writers = {split: ShardWriter(staging, split, cfg.shard_tokens) for split in SPLITS}
     assemblers = {split: PieceAssembler(tokenizer, cfg.max_doc_tokens, dtype) for split in SPLITS}
     nbytes, pool = 0, None
     if cfg.workers > 1:
@@ -267,18 +268,10 @@ def _progress(enabled: bool):
 
 def prepare_from_overrides(overrides: list[str]) -> Path:
     """Compose the config as gptlab-train does, then prepare its data."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from gptlab import registry
-    from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry, typed_component
+    from gptlab.config import compose_config, typed_component
 
-    prepare_registry()
-    check_overrides(overrides)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(config_name=CONFIG_NAME, overrides=overrides)
-    GlobalHydra.instance().clear()
+    cfg = compose_config(overrides)
     data_cfg, tokenizer_cfg = typed_component("data", cfg.data), typed_component("tokenizer", cfg.tokenizer)
     source = registry.build("data", data_cfg)
     return prepare(source, registry.build("tokenizer", tokenizer_cfg), tokenizer_cfg, cfg.cache_dir)

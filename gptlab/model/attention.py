@@ -62,8 +62,9 @@ class Kernel:
     def __init__(
         self, required: frozenset[str] = frozenset(), check_available: bool = True, head_dim: int = 0, seq_len: int = 0
     ) -> None:
-        """``required``: the features the config needs; ``head_dim`` and ``seq_len`` (0: not known) the
-        head size and the longest sequence the kernel will see."""
+        """``required``: the features the config needs; ``head_dim``: the head size (0: not known), checked
+        against what the kernel can run. ``seq_len`` is passed to every kernel alike, but only ``auto``
+        uses it (to pick a kernel)."""
         name = type(self).__name__
         missing = sorted(set(required) - self.features)
         if missing:
@@ -202,9 +203,15 @@ class FlexAttention(Kernel):
 
 
 def _flash_layout(q, k, v):
-    """(batch, seq, heads, dim) copies in a half dtype, as the flash-attn kernels want them, and that dtype."""
+    """q, k, v as the flash-attn kernels want them: (batch, seq, heads, dim), in a half dtype."""
     dtype = q.dtype if q.dtype in (torch.float16, torch.bfloat16) else torch.bfloat16
-    return (*(t.transpose(1, 2).to(dtype) for t in (q, k, v)), dtype)
+    return (t.transpose(1, 2).to(dtype) for t in (q, k, v))
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` (dotted) can be imported; find_spec of a submodule raises if its parent is missing."""
+    parent = module.partition(".")[0]
+    return importlib.util.find_spec(parent) is not None and importlib.util.find_spec(module) is not None
 
 
 def _cuda_capability() -> int:
@@ -220,10 +227,7 @@ class FlashAttention(Kernel):
 
     @staticmethod
     def unavailable() -> str:
-        if (
-            importlib.util.find_spec("flash_attn") is None
-            or importlib.util.find_spec("flash_attn.flash_attn_interface") is None
-        ):
+        if not _installed("flash_attn.flash_attn_interface"):
             return "the flash-attn package (FlashAttention-2) is not installed (pip install flash-attn)"
         return "" if torch.cuda.is_available() else "flash-attn needs a CUDA GPU"
 
@@ -235,7 +239,7 @@ class FlashAttention(Kernel):
         from flash_attn import flash_attn_func
 
         out_dtype = q.dtype
-        q, k, v, _ = _flash_layout(q, k, v)
+        q, k, v = _flash_layout(q, k, v)
         y = flash_attn_func(
             q,
             k,
@@ -258,7 +262,7 @@ class Flash4Attention(Kernel):
 
     @staticmethod
     def unavailable() -> str:
-        if importlib.util.find_spec("flash_attn") is None or importlib.util.find_spec("flash_attn.cute") is None:
+        if not _installed("flash_attn.cute"):
             return "the flash-attn-4 package (flash_attn.cute) is not installed (pip install flash-attn-4)"
         if not torch.cuda.is_available():
             return "flash-attn-4 needs a CUDA GPU"
@@ -277,7 +281,7 @@ class Flash4Attention(Kernel):
         from flash_attn.cute import flash_attn_func
 
         out_dtype = q.dtype
-        q, k, v, _ = _flash_layout(q, k, v)
+        q, k, v = _flash_layout(q, k, v)
         y, _ = flash_attn_func(
             q, k, v, causal=True, window_size=(window - 1, 0) if window > 0 else (None, None), softcap=softcap
         )
