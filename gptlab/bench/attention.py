@@ -12,7 +12,7 @@ Two tables, each a median over timed repeats after warm-up:
 backend order (its flash backend first).
 
     python -m gptlab.bench.attention                     # on a machine with a CUDA GPU
-    python -m gptlab.bench.attention --seq 1024 4096 --step-batch 8
+    python -m gptlab.bench.attention --seq 1024 4096 --step-shapes 8x1024 2x4096
 """
 
 from __future__ import annotations
