@@ -114,6 +114,7 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
             f"Run dir '{run_dir}' already holds a checkpoint. Pass trainer.resume=true to continue that run, "
             f"or choose another hydra.run.dir."
         )
+    checkpoint.remove_stale_temp_files(run_dir)  # of a checkpoint write that was killed
     torch.manual_seed(cfg.seed)
 
     source = registry.build("data", typed["data"])

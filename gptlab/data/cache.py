@@ -2,8 +2,10 @@
 
 ``<cache_dir>/tokens/<key>/`` holds ``train_000.bin``, ... ``val_000.bin`` (token ids),
 ``<shard>.docs.npy`` (where each document starts in the shard) and ``meta.json`` (dtype, sizes,
-the trained tokenizer). ``gptlab.data.prepare`` writes the folder under a temporary name and
-renames it when complete, so an interrupted build never leaves a cache that looks valid.
+the trained tokenizer, and each file's size and sampled digest). ``gptlab.data.prepare`` writes the
+folder under a temporary name and renames it when complete, so an interrupted build never leaves a
+cache that looks valid; :func:`damage` checks a finished one (a truncated or changed file, a broken
+meta.json) cheaply before every use, and a damaged cache is rebuilt instead of loaded.
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from gptlab.data.source import TextSource
+from gptlab.data.source import SPLITS, TextSource
 from gptlab.errors import DataError
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 
-CACHE_FORMAT = 3  # 3: a document longer than a shard's room continues in the next shard
+CACHE_FORMAT = 4  # 3: a document longer than a shard's room continues in the next shard; 4: file digests
 MAX_IDS = {"uint16": 2**16, "uint32": 2**32}
+META_FILE = "meta.json"
+DIGEST_SAMPLES, SAMPLE_BYTES = 16, 4096  # a file's digest reads at most 64 KiB, spread over the file
 
 
 @dataclass
@@ -81,9 +85,55 @@ def token_dtype(vocab_size: int, requested: str = "auto") -> np.dtype:
     return np.dtype(name)
 
 
+def sampled_digest(path: Path) -> str:
+    """A cheap fingerprint of a file: its size and ``DIGEST_SAMPLES`` blocks spread evenly over it."""
+    size = path.stat().st_size
+    digest = hashlib.blake2b(str(size).encode(), digest_size=16)
+    with open(path, "rb") as file:
+        for offset in sorted({int(x) for x in np.linspace(0, max(size - SAMPLE_BYTES, 0), DIGEST_SAMPLES)}):
+            file.seek(offset)
+            digest.update(file.read(SAMPLE_BYTES))
+    return digest.hexdigest()
+
+
+def file_records(directory: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """``{file: {"bytes", "digest"}}`` for the shard files, to be kept in meta.json."""
+    return {
+        name: {"bytes": (directory / name).stat().st_size, "digest": sampled_digest(directory / name)} for name in names
+    }
+
+
+def damage(directory: Path) -> str | None:
+    """Why the finished cache in ``directory`` cannot be used (None if it can): an unreadable
+    meta.json, an older format, or a shard file missing, of the wrong size or changed."""
+    try:
+        meta = json.loads((directory / META_FILE).read_text())
+        if meta.get("format") != CACHE_FORMAT:
+            return f"{META_FILE} has format {meta.get('format')!r}, not {CACHE_FORMAT}"
+        tokenizer_from_state(meta["tokenizer"])
+        shards = [shard for split in SPLITS for shard in meta["shards"][split]]
+        files = meta["files"]
+        if sorted(files) != sorted(f"{shard}{ext}" for shard in shards for ext in (".bin", ".docs.npy")):
+            return f"{META_FILE} lists other files than its shards"
+        token_bytes = sum(files[f"{shard}.bin"]["bytes"] for shard in shards)
+        if token_bytes != sum(meta["tokens"][split] for split in SPLITS) * np.dtype(meta["dtype"]).itemsize:
+            return f"{META_FILE}'s token counts do not match its file sizes"
+        for name, record in files.items():
+            path = directory / name
+            if not path.is_file():
+                return f"{name} is missing"
+            if path.stat().st_size != record["bytes"]:
+                return f"{name} has {path.stat().st_size:,} bytes instead of {record['bytes']:,}"
+            if sampled_digest(path) != record["digest"]:
+                return f"{name} has changed since it was written"
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        return f"{META_FILE} cannot be read ({type(error).__name__}: {error})"
+    return None
+
+
 def load(directory: Path) -> TokenSplits:
     """The memmapped shards of a finished cache folder."""
-    meta = json.loads((directory / "meta.json").read_text())
+    meta = json.loads((directory / META_FILE).read_text())
     dtype = np.dtype(meta["dtype"])
 
     def shards(split: str) -> list[Shard]:

@@ -20,12 +20,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gptlab.data.cache import CACHE_FORMAT, cache_key, token_dtype, tokenizer_key
+from gptlab import disk
+from gptlab.data.cache import CACHE_FORMAT, META_FILE, cache_key, damage, file_records, token_dtype, tokenizer_key
 from gptlab.data.source import SPLITS, DataConfig, Piece, TextSource
 from gptlab.errors import DataError, GptlabError, report
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
@@ -194,52 +196,83 @@ def _tokenize(
     return writers, nbytes
 
 
+DISK_HINT = "Free space there, or set cache_dir=... (or $GPTLAB_CACHE_DIR) to a folder on a disk with room."
+
+
+def usable_cache(directory: Path) -> bool:
+    """Whether ``directory`` holds a finished, undamaged cache; a damaged one is set aside (renamed,
+    then deleted) so that it is rebuilt, never loaded."""
+    if not (directory / META_FILE).exists():
+        return False
+    problem = damage(directory)
+    if problem is None:
+        return True
+    print(f"token cache {directory} is damaged ({problem}): rebuilding it")
+    trash = directory.parent / f"{disk.temp_prefix(directory.name)}damaged"
+    try:
+        os.replace(directory, trash)  # atomic: another process may be setting it aside too
+    except OSError:
+        pass
+    shutil.rmtree(trash, ignore_errors=True)
+    return False
+
+
 def prepare(
     source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, cache_dir: str | Path, progress: bool = True
 ) -> Path:
-    """The cache folder with ``source``'s token shards; builds it (fitting the tokenizer) if missing."""
+    """The cache folder with ``source``'s token shards; builds it (fitting the tokenizer) if missing or damaged."""
     data_cfg: DataConfig = source.cfg
     root = Path(cache_dir).expanduser()
     directory = root / "tokens" / cache_key(source, tokenizer_cfg)
-    if (directory / "meta.json").exists():
+    if usable_cache(directory):
         return directory
+    disk.remove_orphans(directory.parent, ".*-*@*")  # staging folders of builds that were killed
     try:
         directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+        staging = Path(tempfile.mkdtemp(prefix=disk.temp_prefix(directory.name), dir=directory.parent))
     except OSError as error:
+        if disk.is_disk_full(error):
+            raise disk.disk_full_error(directory.parent, None, "the token cache", DISK_HINT) from None
         raise DataError(
             f"Cannot write the token cache under '{directory.parent}' ({error}). Set cache_dir=... to a writable folder."
         ) from None
     try:
-        tokenizer = trained_tokenizer(source, tokenizer, tokenizer_cfg, root)
-        dtype = token_dtype(tokenizer.vocab_size, data_cfg.token_dtype)
-        started = time.perf_counter()
-        writers, nbytes = _tokenize(source, tokenizer, dtype, staging, progress)
-        for split, writer in writers.items():
-            if writer.tokens == 0:
-                raise DataError(
-                    f"{source.describe()} has no {split} documents"
-                    + (f" (data.val_fraction={data_cfg.val_fraction} of too few documents)" if split == "val" else "")
-                    + ". Give more text or a larger data.val_fraction."
-                )
-        seconds = time.perf_counter() - started
-        megabytes = sum((staging / f"{n}.bin").stat().st_size for w in writers.values() for n in w.names) / 1e6
-        meta = {
-            "format": CACHE_FORMAT,
-            "dtype": dtype.name,
-            "source": source.describe(),
-            "shards": {split: w.names for split, w in writers.items()},
-            "tokens": {split: w.tokens for split, w in writers.items()},
-            "documents": {split: w.documents for split, w in writers.items()},
-            "text_bytes": nbytes,
-            "seconds": seconds,
-            "tokenizer": tokenizer.state(),
-        }
-        (staging / "meta.json").write_text(json.dumps(meta))
+        with _disk_full_as_error(staging, directory):
+            tokenizer = trained_tokenizer(source, tokenizer, tokenizer_cfg, root)
+            dtype = token_dtype(tokenizer.vocab_size, data_cfg.token_dtype)
+            started = time.perf_counter()
+            writers, nbytes = _tokenize(source, tokenizer, dtype, staging, progress)
+            for split, writer in writers.items():
+                if writer.tokens == 0:
+                    raise DataError(
+                        f"{source.describe()} has no {split} documents"
+                        + (
+                            f" (data.val_fraction={data_cfg.val_fraction} of too few documents)"
+                            if split == "val"
+                            else ""
+                        )
+                        + ". Give more text or a larger data.val_fraction."
+                    )
+            seconds = time.perf_counter() - started
+            names = [name for w in writers.values() for name in w.names]
+            megabytes = sum((staging / f"{n}.bin").stat().st_size for n in names) / 1e6
+            meta = {
+                "format": CACHE_FORMAT,
+                "dtype": dtype.name,
+                "source": source.describe(),
+                "shards": {split: w.names for split, w in writers.items()},
+                "tokens": {split: w.tokens for split, w in writers.items()},
+                "documents": {split: w.documents for split, w in writers.items()},
+                "files": file_records(staging, [f"{n}{ext}" for n in names for ext in (".bin", ".docs.npy")]),
+                "text_bytes": nbytes,
+                "seconds": seconds,
+                "tokenizer": tokenizer.state(),
+            }
+            (staging / META_FILE).write_text(json.dumps(meta))
         try:
             os.replace(staging, directory)
         except OSError:  # another process finished the same cache first
-            if not (directory / "meta.json").exists():
+            if not (directory / META_FILE).exists():
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -250,6 +283,23 @@ def prepare(
         f"{'es' * (data_cfg.workers > 1)} | {directory}"
     )
     return directory
+
+
+@contextmanager
+def _disk_full_as_error(staging: Path, directory: Path):
+    """A full disk while building the cache: one error with the bytes written before it ran full."""
+    try:
+        yield
+    except OSError as error:
+        if not disk.is_disk_full(error):
+            raise
+        written = sum(p.stat().st_size for p in staging.iterdir() if p.is_file())
+        raise disk.disk_full_error(
+            directory,
+            None,
+            f"the token cache ({disk.human_bytes(written)} written before it ran full, all removed again)",
+            DISK_HINT,
+        ) from None
 
 
 def _progress(enabled: bool):

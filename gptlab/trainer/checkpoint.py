@@ -3,7 +3,9 @@
 A checkpoint holds the model, optimizer and grad-scaler states, the step and tokens seen, the
 loader position, the RNG states, the trained tokenizer, the loggers' resume state and the
 resolved config as a plain dict. ``save`` writes a temporary file in the same folder, flushes it
-to disk, then renames it over the old one: a crash mid-write leaves the previous file intact.
+to disk, then renames it over the old one: a crash mid-write leaves the previous file intact, and
+the next start removes the crashed writer's temp file (:func:`remove_stale_temp_files`). Free space
+is checked before writing, and a full disk is one :class:`gptlab.disk.DiskFullError`.
 """
 
 from __future__ import annotations
@@ -15,29 +17,73 @@ from typing import Any
 
 import torch
 
+from gptlab import disk
 from gptlab.errors import GptlabError
 
 CHECKPOINT_DIR = "checkpoints"
 LAST, BEST = "last.pt", "best.pt"
+TEMP_PATTERN = ".*.pt-*.tmp"
+ARCHIVE_BYTES, RECORD_BYTES = 4096, 512  # a zip archive's fixed part; per tensor: its name, header and alignment
+DISK_HINT = (
+    "The previous checkpoint is kept as it was. Free space on that disk, or start the run in a folder on "
+    "another disk (hydra.run.dir=...) and copy the run dir there to resume it."
+)
 
 
 def checkpoint_path(run_dir: Path, which: str = LAST) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / which
 
 
+def estimated_size(state: Any) -> int:
+    """About the bytes ``torch.save`` writes for ``state``: every tensor's storage once (a storage shared by
+    several tensors counted once), an archive record per tensor, and the pickled plain values."""
+    seen, total, stack = set(), ARCHIVE_BYTES, [state]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, torch.Tensor):
+            storage = item.untyped_storage()
+            key = storage.data_ptr() or id(item)
+            if key not in seen:
+                seen.add(key)
+                total += storage.nbytes() + RECORD_BYTES
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+        else:
+            total += len(item) if isinstance(item, (str, bytes)) else 16
+    return total
+
+
 def save(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically (temp file + fsync + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    """Write ``state`` to ``path`` atomically (temp file + fsync + rename), after checking the free space."""
+    needed = estimated_size(state)
+    what = f"a checkpoint ({path.name})"
+    with disk.disk_full_as_error(path, needed, what, DISK_HINT):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    disk.check_free_space(path, needed, what, DISK_HINT)
+    with disk.disk_full_as_error(path, needed, what, DISK_HINT):
+        fd, tmp = tempfile.mkstemp(prefix=disk.temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    recorder = None
     try:
         with os.fdopen(fd, "wb") as file:
-            torch.save(state, file)
+            recorder = disk.RecordingWriter(file)
+            torch.save(state, recorder)
             file.flush()
             os.fsync(file.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if disk.is_disk_full(error) or recorder is not None and disk.is_disk_full(recorder.error):
+            raise disk.disk_full_error(path, needed, what, DISK_HINT) from None  # torch hides ENOSPC
         raise
+
+
+def remove_stale_temp_files(run_dir: Path) -> list[Path]:
+    """Delete the temp files that a killed checkpoint write left in ``run_dir/checkpoints`` (only those
+    whose writing process is gone); called once at the start of a run. Returns the removed files."""
+    return disk.remove_orphans(Path(run_dir) / CHECKPOINT_DIR, TEMP_PATTERN)
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
