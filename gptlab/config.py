@@ -8,8 +8,10 @@ override, and cross-field checks with messages that say what would be valid.
 from __future__ import annotations
 
 import difflib
+import math
 import os
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields, is_dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,7 +23,9 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from gptlab import registry
 from gptlab.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "conf"  # inside the package, so a wheel carries it; conf/ at the top links here
+CONFIG_DIR = (
+    Path(__file__).resolve().parent / "conf"
+)  # inside the package, so a wheel carries it; conf/ at the top links here
 CONFIG_NAME = "config"
 PLUGIN_ENV = "GPTLAB_PLUGINS"
 PLUGIN_ENTRY_POINT_GROUP = "gptlab.plugins"
@@ -192,12 +196,44 @@ def typed_component(kind: str, node: DictConfig) -> Any:
     return typed_node(kind, entry.config, node) if entry.config is not None else node
 
 
+NON_FINITE_ALLOWED: set[str] = set()  # float keys where inf or nan has a meaning (none so far)
+
+
+def non_finite_values(node: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """(key, value) for every NaN or infinite float in a config tree (dicts, lists, dataclasses)."""
+    if is_dataclass(node) and not isinstance(node, type):
+        node = {f.name: getattr(node, f.name) for f in fields(node)}
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from non_finite_values(value, f"{prefix}{key}.")
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from non_finite_values(value, f"{prefix[:-1]}[{i}].")
+    elif isinstance(node, float) and not math.isfinite(node):
+        yield prefix[:-1], node
+
+
+def check_finite(cfg: Any) -> None:
+    """Refuse NaN and infinity in every float key (but those in ``NON_FINITE_ALLOWED``), before any
+    dataclass check sees them: comparisons with NaN are all false, so ``lr <= 0`` would let it pass."""
+    bad = [(key, value) for key, value in non_finite_values(cfg) if key not in NON_FINITE_ALLOWED]
+    if bad:
+        listing = ", ".join(f"{key}={value}" for key, value in bad)
+        raise ConfigError(
+            f"{listing}: {'these keys take' if len(bad) > 1 else 'this key takes'} a finite number, not NaN or "
+            f"infinity. Give a finite value (or leave the key out for its default)."
+        )
+
+
 def resolve(cfg: DictConfig) -> dict[str, Any]:
     """Every group node as its typed config, after all single-group and cross-group checks."""
     from gptlab.sweep.config import SweepConfig
     from gptlab.trainer.config import TrainerConfig
     from gptlab.trainer.stages import check_stages
 
+    check_finite(cfg)
     typed = {kind: typed_component(kind, cfg[kind]) for kind in registry.GROUP_KINDS}
     trainer = typed_node("trainer", TrainerConfig, cfg.trainer)
     schedule = typed["schedule"]

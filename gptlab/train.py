@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from gptlab import registry
+from gptlab import memory, registry
 from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry, resolve
 from gptlab.data.cache import load_or_build
 from gptlab.data.loader import RandomWindowLoader
@@ -74,6 +74,7 @@ def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
     print(
         f"dry run: model {typed['model'].name}, vocab {vocab} | {counting.summary(model, trainer_cfg.batch_size, activation_bytes)}"
     )
+    print(memory.check_fits(typed, vocab, resolve_device(trainer_cfg.device), refuse=False))
     return {}
 
 
@@ -128,6 +129,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
             f"data.val_fraction or data.shard_tokens, or more text."
         )
     tokenizer = splits.tokenizer
+    if trainer_cfg.memory_check:
+        memory.check_fits(typed, tokenizer.vocab_size, device)  # before building: refuse what cannot fit
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
     flops_per_token = model.flops_per_token()
     print(

@@ -131,3 +131,40 @@ def test_unknown_component_lists_valid_names(tmp_path):
     err = _error_run(["model.norm=rmsnorn", "hydra.run.dir=" + str(tmp_path / "run")], tmp_path)
     assert "Unknown norm 'rmsnorn' at model.norm" in err and "Valid norm names: layernorm" in err
     assert not (tmp_path / "run").exists(), "a run that failed validation leaves no run dir behind"
+
+
+def _float_paths(node, path=()):
+    """The paths of every float in a typed config tree (dataclasses and lists)."""
+    from dataclasses import fields, is_dataclass
+
+    if is_dataclass(node):
+        for f in fields(node):
+            yield from _float_paths(getattr(node, f.name), (*path, f.name))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _float_paths(value, (*path, i))
+    elif isinstance(node, float):
+        yield path
+
+
+def _key(path) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)[1:]
+
+
+@pytest.mark.parametrize("choice", [[], ["optimizer=adamw"], ["optimizer=lion"], ["optimizer=soap"], ["schedule=wsd"]])
+def test_every_float_key_refuses_non_finite_values(choice):
+    """Found from the types (every float field of the typed configs), not from a list of names."""
+    base = compose_config(choice)
+    typed = resolve(base)
+    paths = [(group, *path) for group, node in typed.items() for path in _float_paths(node)]
+    keys = [_key(path) for path in paths]
+    assert {"optimizer.lr", "trainer.grad_clip", "model.mlp_ratio", "data.val_fraction"} <= set(keys)
+    for path, value in zip(paths, ["nan", "inf", "-inf"] * len(paths)):
+        cfg = base.copy()
+        parent = cfg
+        for part in path[:-1]:
+            parent = parent[part]
+        parent[path[-1]] = float(value)
+        with pytest.raises(ConfigError) as caught:
+            resolve(cfg)
+        assert f"{_key(path)}={float(value)}" in str(caught.value) and "finite" in str(caught.value)

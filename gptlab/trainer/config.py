@@ -36,6 +36,7 @@ class TrainerConfig:
     on_nonfinite: str = "stop"  # stop | skip: what a non-finite loss or gradient does
     max_skipped_steps: int = 10  # with skip: stop after this many skipped steps in a row
     dry_run: bool = False  # build the model on the meta device, print its size, FLOPs and memory; read no data
+    memory_check: bool = True  # refuse a run whose estimated training memory exceeds the device's free memory
     progress: bool = True
     samples: int = 2
     sample_tokens: int = 300

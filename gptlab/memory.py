@@ -1,0 +1,71 @@
+"""Will the run fit: the estimated training memory (``gptlab.model.counting``, the dry run's estimate)
+against the memory the device has free, checked before the model is built.
+
+CPU: the RAM the OS reports as available; CUDA: the GPU's free memory (``torch.cuda.mem_get_info``);
+other devices report nothing and are not checked. Above the free memory the run is refused with a
+:class:`ConfigError`; above ``WARN_FRACTION`` of it a warning is printed and the run goes on.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from gptlab import registry
+from gptlab.disk import human_bytes
+from gptlab.errors import ConfigError
+from gptlab.model import counting
+
+WARN_FRACTION = 0.8
+ACTIVATION_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory for a new allocation on ``device``; None where it cannot be known."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type != "cpu":
+        return None
+    try:
+        import psutil
+
+        return psutil.virtual_memory().available
+    except ImportError:  # Linux without psutil
+        try:
+            with open("/proc/meminfo") as meminfo:
+                fields = dict(line.split(":", 1) for line in meminfo)
+            return int(fields["MemAvailable"].split()[0]) * 1024
+        except (OSError, KeyError, ValueError):
+            return None
+
+
+def estimated_bytes(typed: dict, vocab_size: int) -> int:
+    """The dry run's estimate of training memory for the run's model, batch size and dtype; the model is
+    built on the meta device (shapes only: no memory, no initialization)."""
+    with torch.device("meta"):
+        model = registry.build("model", typed["model"], vocab_size=vocab_size)
+    trainer = typed["trainer"]
+    return counting.training_memory_bytes(model, trainer.batch_size, ACTIVATION_BYTES[trainer.dtype])
+
+
+def check_fits(typed: dict, vocab_size: int, device: torch.device, refuse: bool = True) -> str:
+    """Compare the estimate with the free memory of ``device``: refuse (or, with ``refuse=False``, warn)
+    above it, warn near it. Returns the one-line comparison."""
+    needed, free = estimated_bytes(typed, vocab_size), available_bytes(device)
+    if free is None:
+        return f"memory: ~{human_bytes(needed)} to train; {device.type} reports no free memory to compare"
+    line = f"memory: ~{human_bytes(needed)} to train, {human_bytes(free)} free on {device.type}"
+    cfg, trainer = typed["model"], typed["trainer"]
+    what = (
+        f"The estimated training memory of model {cfg.name} (~{human_bytes(needed)}: weights, gradients, AdamW "
+        f"state and the activations of one batch of trainer.batch_size={trainer.batch_size} x "
+        f"model.block_size={getattr(cfg, 'block_size', '?')}) "
+    )
+    if needed > free and refuse:
+        raise ConfigError(
+            f"{what}is more than the {human_bytes(free)} free on {device}. Lower trainer.batch_size (with "
+            f"trainer.grad_accum_steps to keep the batch), model.block_size, the model's size, or use "
+            f"trainer.dtype=bfloat16; trainer.memory_check=false starts anyway."
+        )
+    if needed > WARN_FRACTION * free:
+        print(f"warning: {what}is {needed / free:.0%} of the {human_bytes(free)} free on {device}.")
+    return line
