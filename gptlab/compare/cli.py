@@ -3,9 +3,10 @@
     gptlab-compare outputs/multirun/2026-01-01/12-00-00
     gptlab-compare outputs/run-a outputs/run-b --align tokens --out reports/ab
 
-Prints the table (groups of runs that share the swept knobs, seeds aggregated), writes
-``<metric>_vs_<axis>.png`` curves and ``report.html`` into ``--out`` (default: ``compare/``
-inside the first path).
+Prints the table (groups of runs that share the swept knobs, seeds aggregated; ``--format``
+table, csv or markdown), writes ``<metric>_vs_<axis>.png`` curves, ``report.html``, ``table.csv``
+and ``table.md`` into ``--out`` (default: ``compare/`` inside the first path). Printed to a file or
+a pipe the table keeps its full width: no value is ever cut.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from gptlab.compare.html import write_report
 from gptlab.compare.runs import find_runs
 from gptlab.errors import GptlabError, report
 
-REPORT_FILE = "report.html"
+REPORT_FILE, CSV_FILE, MARKDOWN_FILE = "report.html", "table.csv", "table.md"
+PIPE_WIDTH = 100_000  # a console that is not a terminal: as wide as the table needs
 
 
 @dataclass
@@ -35,9 +37,22 @@ class Comparison:
     report: Path
 
 
-def compare(paths: list[Path], out: Path, align: str = "none", console: Console | None = None) -> Comparison:
-    """Read, group, aggregate, print, plot and write the report."""
-    console = console or Console()
+def output_console(stderr: bool = False) -> Console:
+    """A terminal's console (long values fold), or, for a file or a pipe, one that never wraps or cuts."""
+    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
+    return console
+
+
+def compare(
+    paths: list[Path], out: Path, align: str = "none", console: Console | None = None, fmt: str = "table"
+) -> Comparison:
+    """Read, group, aggregate, print (as ``fmt``: table, csv or markdown), plot and write the report."""
+    if fmt not in table.FORMATS:
+        raise GptlabError(f"--format {fmt!r} is not one of {', '.join(table.FORMATS)}.")
+    console = console or output_console()
+    notes_console = console if fmt == "table" else output_console(stderr=True)  # keep csv/markdown output clean
     runs = find_runs(paths)
     knobs = swept_knobs(runs)
     groups = group_runs(runs, knobs)
@@ -48,21 +63,28 @@ def compare(paths: list[Path], out: Path, align: str = "none", console: Console 
         notes.append(f"not finished (read as far as logged): {', '.join(running)}")
     where = f"read at {align}={budget:,.0f} (the largest all runs reached)" if budget is not None else "final values"
     title = f"{len(runs)} runs in {len(groups)} groups, swept: {', '.join(knobs) or 'nothing'}"
-    console.print(table.rich_table(groups, knobs, f"{title} ({where})"))
+    header, rows = table.header(knobs, aligned=budget is not None), table.rows(groups, knobs)
+    if fmt == "table":
+        console.print(table.rich_table(header, rows, knobs, f"{title} ({where})"))
+    else:
+        text = table.as_csv(header, rows) if fmt == "csv" else table.as_markdown(header, rows)
+        console.out(text, end="", highlight=False)
     images, plot_notes = plot_curves(groups, out)
     notes += plot_notes
     for note in notes:
-        console.print(f"[yellow]note:[/] {note}")
+        notes_console.print(f"[yellow]note:[/] {note}")
     page = write_report(
         out / REPORT_FILE,
         "gptlab comparison",
         f"{title}; {where}; sources: {', '.join(str(p) for p in paths)}",
-        table.header(knobs),
-        table.rows(groups, knobs),
+        header,
+        rows,
         images,
         notes,
     )
-    console.print(f"report: {page}  ({len(images)} plots in {out})")
+    (out / CSV_FILE).write_text(table.as_csv(header, rows), encoding="utf-8")
+    (out / MARKDOWN_FILE).write_text(f"{title} ({where})\n\n{table.as_markdown(header, rows)}", encoding="utf-8")
+    notes_console.print(f"report: {page}, {CSV_FILE}, {MARKDOWN_FILE}  ({len(images)} plots in {out})")
     return Comparison(knobs, groups, notes, images, page)
 
 
@@ -73,9 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--align", choices=ALIGN, default="none", help="read every run at the same step/tokens/FLOPs budget"
     )
+    parser.add_argument(
+        "--format", choices=table.FORMATS, default="table", help="how the table is printed (all are also written)"
+    )
     args = parser.parse_args(argv)
     try:
-        compare(args.paths, args.out or args.paths[0] / "compare", args.align)
+        compare(args.paths, args.out or args.paths[0] / "compare", args.align, fmt=args.format)
     except GptlabError as error:
         report(error)
         raise SystemExit(2) from None

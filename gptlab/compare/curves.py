@@ -45,6 +45,18 @@ def seed_band(group: Group, metric: str, axis: str) -> tuple[np.ndarray, np.ndar
         return grid, np.nanmean(stacked, 0), np.nanmin(stacked, 0), np.nanmax(stacked, 0)
 
 
+def draw_group(ax, group: Group, metric: str, axis: str):
+    """The group's mean curve (a marker where it is a single point) and its min-max band; None if empty."""
+    x, mean, low, high = seed_band(group, metric, axis)
+    if not len(x):
+        return None
+    marker = "o" if len(x) == 1 else None  # a single evaluation is a point, not a line
+    (line,) = ax.plot(x, mean, label=f"{group.label} (n={len(group.runs)})", linewidth=1.6, marker=marker)
+    if len(group.runs) > 1:
+        ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
 def plot_curves(groups: list[Group], out_dir: Path) -> tuple[list[Path], list[str]]:
     """Write ``<metric>_vs_<axis>.png`` for every metric and available axis; returns (files, notes)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -60,12 +72,7 @@ def plot_curves(groups: list[Group], out_dir: Path) -> tuple[list[Path], list[st
         for metric, title in CURVE_METRICS.items():
             fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
             for group in groups:
-                x, mean, low, high = seed_band(group, metric, axis)
-                if not len(x):
-                    continue
-                (line,) = ax.plot(x, mean, label=f"{group.label} (n={len(group.runs)})", linewidth=1.6)
-                if len(group.runs) > 1:
-                    ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+                draw_group(ax, group, metric, axis)
             ax.set_xlabel(AXIS_LABELS[axis])
             ax.set_ylabel(title)
             ax.set_title(f"{title} vs {AXIS_LABELS[axis]}")

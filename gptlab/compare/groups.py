@@ -28,6 +28,7 @@ class Group:
     runs: list[Run] = field(default_factory=list)
     stats: dict[str, Summary] = field(default_factory=dict)  # metric -> seed statistics
     budget_note: str = ""  # set when this group's budget differs from the others (or within it)
+    read_at: dict[str, list[float]] = field(default_factory=dict)  # aligned: each run's step/tokens read
 
     @property
     def label(self) -> str:
@@ -94,5 +95,8 @@ def aggregate(groups: list[Group], align: str = "none") -> float | None:
         for metric in METRICS:
             values = [run.final(metric) if budget is None else run.at(metric, align, budget) for run in group.runs]
             group.stats[metric] = summarize(values)
+        if budget is not None:  # where the main metric (val bpb) was read, per run
+            points = [run.read_where(METRICS[0], align, budget) for run in group.runs]
+            group.read_at = {axis: [point[axis] for point in points] for axis in ("step", "tokens")}
     groups.sort(key=lambda g: (not math.isfinite(g.stats["val_bpb"].mean), g.stats["val_bpb"].mean))
     return budget

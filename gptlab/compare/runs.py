@@ -81,11 +81,21 @@ class Run:
         values = values[np.isfinite(values)]
         return float(values[-1]) if len(values) else float("nan")
 
+    def read_index(self, metric: str, axis: str, budget: float) -> int | None:
+        """The record holding the last logged value of ``metric`` at or before ``axis`` = ``budget``."""
+        x, y = self.series[axis], self.series[metric]
+        keep = np.flatnonzero(np.isfinite(y) & (x <= budget * (1 + 1e-9)))
+        return int(keep[-1]) if len(keep) else None
+
     def at(self, metric: str, axis: str, budget: float) -> float:
         """The last logged value of ``metric`` at or before ``axis`` = ``budget``."""
-        x, y = self.series[axis], self.series[metric]
-        keep = np.isfinite(y) & (x <= budget * (1 + 1e-9))
-        return float(y[keep][-1]) if keep.any() else float("nan")
+        index = self.read_index(metric, axis, budget)
+        return float(self.series[metric][index]) if index is not None else float("nan")
+
+    def read_where(self, metric: str, axis: str, budget: float) -> dict[str, float]:
+        """The step and tokens of the record that :meth:`at` reads."""
+        index = self.read_index(metric, axis, budget)
+        return {a: float(self.series[a][index]) if index is not None else float("nan") for a in ("step", "tokens")}
 
     def budget(self, axis: str) -> float:
         """How far this run got along ``axis`` (its last logged x)."""

@@ -1,13 +1,18 @@
-"""The comparison table as plain rows (shared by the console and the HTML report) and as a rich table."""
+"""The comparison table as plain rows (shared by the console, the HTML report, CSV and Markdown) and as a
+rich table whose columns fold long values instead of cutting them."""
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 
 from rich.table import Table
 
 from gptlab.compare.groups import Group
 from gptlab.compare.stats import Summary
+
+FORMATS = ("table", "csv", "markdown")
 
 
 def fmt(x: float, digits: int = 4) -> str:
@@ -22,7 +27,8 @@ def interval(s: Summary) -> str:
     return f"[{fmt(s.low)}, {fmt(s.high)}]" if math.isfinite(s.ci95) else "-"
 
 
-def header(knobs: list[str]) -> list[str]:
+def header(knobs: list[str], aligned: bool = False) -> list[str]:
+    """Column names; ``aligned``: the steps and tokens columns give where each run was read."""
     return [
         *(knobs or ["runs"]),
         "n",
@@ -31,8 +37,8 @@ def header(knobs: list[str]) -> list[str]:
         "95% interval",
         "val loss",
         "train loss",
-        "steps",
-        "tokens",
+        "steps read" if aligned else "steps",
+        "tokens read" if aligned else "tokens",
         "status",
         "budget",
     ]
@@ -42,8 +48,8 @@ def rows(groups: list[Group], knobs: list[str]) -> list[list[str]]:
     out = []
     for group in groups:
         bpb = group.stats["val_bpb"]
-        steps = [run.budget("step") for run in group.runs]
-        tokens = [run.budget("tokens") for run in group.runs]
+        steps = group.read_at.get("step") or [run.budget("step") for run in group.runs]
+        tokens = group.read_at.get("tokens") or [run.budget("tokens") for run in group.runs]
         out.append(
             [
                 *([group.knobs[k] for k in knobs] if knobs else [group.label]),
@@ -62,10 +68,26 @@ def rows(groups: list[Group], knobs: list[str]) -> list[list[str]]:
     return out
 
 
-def rich_table(groups: list[Group], knobs: list[str], title: str) -> Table:
+def rich_table(header: list[str], rows: list[list[str]], knobs: list[str], title: str) -> Table:
     table = Table(title=title)
-    for name in header(knobs):
-        table.add_column(name, justify="left" if name in knobs or name in ("runs", "status", "budget") else "right")
-    for row in rows(groups, knobs):
+    for name in header:
+        left = name in knobs or name in ("runs", "status", "budget")
+        table.add_column(name, justify="left" if left else "right", overflow="fold")
+    for row in rows:
         table.add_row(*row)
     return table
+
+
+def as_csv(header: list[str], rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def as_markdown(header: list[str], rows: list[list[str]]) -> str:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *(line(row) for row in rows)]) + "\n"

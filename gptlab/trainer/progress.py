@@ -1,14 +1,30 @@
-"""The console view of a training: a rich progress bar (step, loss, tokens/s, ETA) and event lines."""
+"""The console view of a training: a rich progress bar (step, loss, tokens/s, ETA) and event lines.
+
+On a terminal the bar redraws in place. Written to a file or a pipe (a log, CI, ``| tee``) there is
+no bar: each log step is one plain line (step, loss, tokens/s, elapsed, ETA), and no line is ever
+wrapped, so a number is never cut in two.
+"""
 
 from __future__ import annotations
+
+import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
+def clock(seconds: float) -> str:
+    """``H:MM:SS`` as rich's columns show it."""
+    seconds = int(max(seconds, 0))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 class TrainingProgress:
     def __init__(self, total_steps: int, start_step: int, enabled: bool = True):
-        self.console = Console(highlight=False)
+        self.console = Console(highlight=False, soft_wrap=True)
+        self.lines = enabled and not self.console.is_terminal  # one plain line per log step, no bar
+        self.total, self.start_step = total_steps, start_step
+        self.started = time.perf_counter()
         self.bar = Progress(
             TextColumn("step"),
             MofNCompleteColumn(),
@@ -24,6 +40,7 @@ class TrainingProgress:
         self.task = self.bar.add_task("train", total=total_steps, completed=start_step, loss="-", tokens_per_s="-")
 
     def __enter__(self) -> TrainingProgress:
+        self.started = time.perf_counter()
         self.bar.start()
         return self
 
@@ -37,8 +54,17 @@ class TrainingProgress:
         if tokens_per_s is not None:
             fields["tokens_per_s"] = f"{tokens_per_s:,.0f}"
         self.bar.update(self.task, completed=step, **fields)
+        if self.lines:
+            elapsed = time.perf_counter() - self.started
+            done = step - self.start_step
+            eta = elapsed / done * (self.total - step) if done > 0 else float("nan")
+            self.print(
+                f"step {step:>6}/{self.total} | loss {fields.get('loss', '-')} | {fields.get('tokens_per_s', '-')} "
+                f"tok/s | {clock(elapsed)} elapsed | ETA {clock(eta) if eta == eta else '-'}"
+            )
 
     def set_total(self, total_steps: int) -> None:
+        self.total = total_steps
         self.bar.update(self.task, total=total_steps)
 
     def print(self, message: str) -> None:
