@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import sys
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields, is_dataclass
 from importlib import import_module
@@ -52,21 +54,50 @@ ConfigStore.instance().store(name="run_schema", node=RunConfig)
 
 
 def load_plugins() -> list[str]:
-    """Import user modules that register components: ``$GPTLAB_PLUGINS`` and entry points."""
+    """Import user modules that register components: ``$GPTLAB_PLUGINS`` and entry points.
+
+    The current folder is searched too (after everything else), as ``python -m`` would: a console
+    script such as ``gptlab-train`` does not put it on ``sys.path`` itself.
+    """
     loaded = []
-    for module in filter(None, (m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(","))):
+    modules = [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",") if m.strip()]
+    if modules and os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
+    for module in modules:
         try:
             import_module(module)
         except ImportError as error:
             raise ConfigError(
                 f"{PLUGIN_ENV} names module '{module}', which cannot be imported ({error}). "
-                f"Put its folder on PYTHONPATH (or run from that folder) or fix the name."
+                f"Run from the folder that holds {module.split('.')[0]}.py (or put that folder on PYTHONPATH), "
+                f"or fix the name."
+            ) from None
+        except Exception as error:
+            raise ConfigError(
+                f"Plugin module '{module}' ({PLUGIN_ENV}) failed while importing: {_where(error)}"
             ) from None
         loaded.append(module)
     for ep in entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
-        ep.load()
+        try:
+            ep.load()
+        except Exception as error:
+            raise ConfigError(
+                f"Plugin entry point '{ep.name} = {ep.value}' (group {PLUGIN_ENTRY_POINT_GROUP}) failed to load: "
+                f"{_where(error)}"
+            ) from None
         loaded.append(ep.value)
     return loaded
+
+
+def _where(error: BaseException) -> str:
+    """``Type: message`` and the plugin's own file and line where it was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    package = str(Path(__file__).resolve().parent)
+    mine = [f for f in frames if "importlib" not in f.filename and not f.filename.startswith(package)]
+    place = f" (at {mine[-1].filename}:{mine[-1].lineno})" if mine else ""
+    if isinstance(error, SyntaxError):
+        place = f" (at {error.filename}:{error.lineno})"
+    return f"{type(error).__name__}: {error}{place}."
 
 
 def prepare_registry() -> None:

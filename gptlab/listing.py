@@ -9,10 +9,15 @@ from rich.table import Table
 
 from gptlab import registry
 from gptlab.config import prepare_registry
+from gptlab.errors import GptlabError, report
 
 
 def main() -> None:
-    prepare_registry()
+    try:
+        prepare_registry()
+    except GptlabError as error:
+        report(error)
+        raise SystemExit(2) from None
     table = Table(title="gptlab components", show_lines=False)
     table.add_column("kind (config key)")
     table.add_column("name")

@@ -23,6 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from gptlab.data.bundled import TINYSHAKESPEARE
 from gptlab.logger.jsonl import read_metrics
 
 NANOGPT_CPU_RECIPE = [
@@ -77,7 +78,7 @@ def run_recipe(name: str, data: Path, overrides: list[str], out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=Path("../shared/data/tinyshakespeare.txt"))
+    parser.add_argument("--data", type=Path, default=TINYSHAKESPEARE)
     parser.add_argument("--reference", action="store_true", help="also run nanoGPT's CPU recipe")
     parser.add_argument("overrides", nargs="*", help="extra overrides for the default recipe")
     args = parser.parse_args()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from gptlab.data.bundled import TINYSHAKESPEARE
 from gptlab.data.cache import load
 from gptlab.data.loader import RandomWindowLoader
 from gptlab.data.prepare import prepare_from_overrides
@@ -31,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "overrides", nargs="*", help="config overrides, as for gptlab-train (default: data=text on --data)"
     )
-    parser.add_argument("--data", default="../shared/data/tinyshakespeare.txt", help="text file when no data= override")
+    parser.add_argument("--data", default=str(TINYSHAKESPEARE), help="text file when no data= override")
     parser.add_argument("--tokenizer", default="char", help="tokenizer option (char, byte, bpe, tiktoken, hf)")
     parser.add_argument("--workers", type=int, default=1, help="tokenizer processes (data.workers)")
     parser.add_argument("--batch-size", type=int, default=16)

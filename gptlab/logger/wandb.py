@@ -11,6 +11,7 @@ import netrc
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlparse
 
@@ -72,6 +73,7 @@ class WandbSink:
 
         self.wandb = wandb
         resume_id = run.state.get("wandb_run_id")
+        mode = resolve_mode(cfg.mode)
         self.run = wandb.init(
             project=cfg.project,
             entity=cfg.entity,
@@ -80,12 +82,21 @@ class WandbSink:
             tags=list(dict.fromkeys([*cfg.tags, *(run.config.get("tags") or []), *run.tags])),
             config={**flatten(run.config), **flatten(run.meta)},
             dir=str(run.run_dir),
-            mode=resolve_mode(cfg.mode),
+            mode=mode,
             id=resume_id,
             resume="allow" if resume_id else None,
             reinit="finish_previous",
             settings=wandb.Settings(console="off", init_timeout=cfg.init_timeout, silent=True),
         )
+
+        if mode == "offline":
+            self.say_offline(automatic=not (cfg.mode or os.environ.get("WANDB_MODE")))
+
+    def say_offline(self, automatic: bool) -> None:
+        """Once per run: where the offline run lies and the command that uploads it."""
+        folder = Path(self.run.dir).parent  # <run dir>/wandb/offline-run-<time>-<id>
+        why = "no wandb credentials (WANDB_API_KEY or `wandb login`)" if automatic else "offline mode"
+        print(f"wandb: {why}: logging offline to {folder}; upload it later with: wandb sync {folder}")
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
         self.run.log(metrics, step=step)

@@ -223,3 +223,19 @@ def test_wandb_failure_does_not_stop_training(tmp_path, monkeypatch, api_key):
     metrics = {row["step"]: row for row in read_metrics(run_dir / METRICS_FILE)}
     assert sorted(metrics) == LOG_STEPS
     assert {"train_loss", "val_loss", "val_bpb"} <= metrics[30].keys()
+
+
+@pytest.mark.slow
+def test_offline_fallback_says_so_once_with_the_sync_command(tmp_path, monkeypatch):
+    """No credentials and no mode set: wandb goes offline and the run says how to upload it, once."""
+    run_dir = tmp_path / "run"
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    env = isolated_wandb_env(tmp_path, monkeypatch)
+    args = [*RUN, "trainer.max_steps=10", "trainer.eval_every=5", f"hydra.run.dir={run_dir}"]
+    result = train_cli(args, cwd=tmp_path, env=env, timeout=240)
+    check_ok(result)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("wandb:")]
+    assert len(lines) == 1 and "no wandb credentials" in lines[0], result.stdout
+    folder = lines[0].rsplit("wandb sync ", 1)[1]
+    assert Path(folder).parent == run_dir / "wandb" and Path(folder).name.startswith("offline-run-")
+    assert list(Path(folder).glob("run-*.wandb")), "the folder the command names holds the offline run"
