@@ -145,8 +145,6 @@ def _key_suggestions(cfg: DictConfig, key: str) -> str:
 
 def check_overrides(overrides: list[str]) -> None:
     """Fail early, with the closest valid keys, on an override that names no existing key."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
@@ -154,36 +152,60 @@ def check_overrides(overrides: list[str]) -> None:
     except Exception:
         return  # Hydra itself reports syntax errors
     groups = _config_groups()
-    choices, keys = [], []
+    choices, keys, first_job = [], [], []  # first_job: a sweep's overrides with each first value
     for override in parsed:
         name = override.key_or_group
+        sweep = override.is_sweep_override()
+        first = next(iter(override.sweep_string_iterator()), None) if sweep else override.get_value_element_as_str()
+        if not name.startswith("hydra"):
+            line = override.input_line
+            first_job.append(line.split("=", 1)[0] + f"={first}" if sweep and first is not None else line)
         if name.startswith("hydra") or override.package or name in groups:
-            if name in groups and not override.is_delete():
-                first = (
-                    next(iter(override.sweep_string_iterator()), None)
-                    if override.is_sweep_override()
-                    else override.get_value_element_as_str()
-                )
-                if first is not None:
-                    choices.append(f"{name}={first}")
+            if name in groups and not override.is_delete() and first is not None:
+                choices.append(f"{name}={first}")
             continue
         if override.is_add() or override.is_force_add() or override.is_delete():
             continue
         keys.append(name)
     if not keys:
         return
-    GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            cfg = compose(config_name=CONFIG_NAME, overrides=choices)
+        _compose(first_job)
+        return
+    except Exception as error:
+        failure = error
+    try:
+        cfg = _compose(choices)
     except Exception:
         return  # a bad group choice: Hydra reports it with the valid options
-    finally:
-        GlobalHydra.instance().clear()
     for key in keys:
         message = _key_suggestions(cfg, key)
         if message:
             raise ConfigError(message)
+    raise ConfigError(_composition_message(failure))  # a value of the wrong type (n_layer=abc), as one paragraph
+
+
+def _compose(overrides: list[str]) -> DictConfig:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return compose(config_name=CONFIG_NAME, overrides=overrides)
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _composition_message(error: BaseException) -> str:
+    """Hydra's composition error (and its cause) as one paragraph naming the key and the expected type."""
+    lines = []
+    while error is not None and len(lines) < 6:
+        lines += [line.strip() for line in str(error).splitlines() if line.strip()]
+        error = error.__cause__
+    kept = [line for line in dict.fromkeys(lines) if not line.startswith(("object_type", "reference_type"))]
+    text = "; ".join(line.rstrip(".") for line in kept)
+    return f"{text}. Give the key a value of its type (see `gptlab-train --cfg job` for every key and its default)."
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
