@@ -27,11 +27,14 @@ $(STAMP): pyproject.toml
 	fi
 	touch $(STAMP)
 
-train: install ## train the default model on the CPU (a few minutes), then print samples
+train: install ## train the default model on the CPU (about a minute), then print samples
 	$(BIN)/gptlab-train $(ARGS)
 
 test: install ## run the test suite
 	$(BIN)/pytest -q
+
+test-faults: install ## the fault suite (tests/faults/: disks, kills, hostile files, sweeps, properties), slow cases included
+	$(BIN)/pytest -q tests/faults
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check gptlab tests
@@ -53,4 +56,4 @@ clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention clean
+.PHONY: help install train test test-faults lint bench-cpu bench-parallel bench-data bench-attention clean
