@@ -28,6 +28,8 @@ KNOBS = {
     "pos=rope yarn": {"pos": "rope", "rope_scaling": "yarn", "rope_scaling_factor": 4.0},
     "pos=alibi": {"pos": "alibi"},
     "pos=none": {"pos": "none"},
+    "mlp=gelu_tanh": {"mlp": "gelu_tanh"},
+    "norm_eps": {"norm": "rmsnorm", "qk_norm": "rmsnorm", "norm_eps": 1e-5},
     "mlp=relu": {"mlp": "relu"},
     "mlp=silu": {"mlp": "silu"},
     "mlp=relu2": {"mlp": "relu2"},
