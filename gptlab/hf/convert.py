@@ -120,7 +120,7 @@ def hf_config(cfg: GPTConfig, architecture: str, vocab_size: int, state: dict[st
             "n_layer": cfg.n_layer,
             "n_head": cfg.n_head,
             "n_positions": cfg.block_size,
-            "n_inner": cfg.mlp_width,
+            "n_inner": None if cfg.mlp_width == 4 * cfg.d_model else cfg.mlp_width,  # None: GPT-2 reads 4 * n_embd
             "activation_function": GPT2_ACTIVATIONS[cfg.mlp],
             "layer_norm_epsilon": eps,
             "resid_pdrop": cfg.dropout,

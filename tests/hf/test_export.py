@@ -118,21 +118,26 @@ def test_gptlab_export_cli_writes_a_folder_transformers_runs_with_its_tokenizer(
     assert_same_greedy_tokens(model, hf, idx[:, :6])
 
 
-def test_gptlab_export_cli_refuses_an_existing_folder_without_overwrite(llama_run, tmp_path):
+def test_gptlab_export_refuses_an_existing_folder_without_overwrite(llama_run, tmp_path, capsys):
+    from gptlab.hf.export import main
+
     out = tmp_path / "exported"
     out.mkdir()
     (out / "notes.txt").write_text("keep me")
-    refused = run_cli("gptlab.hf.export", [str(llama_run), str(out)], cwd=tmp_path)
-    assert refused.returncode == 2
-    assert "already exists" in refused.stderr and "--overwrite" in refused.stderr
+    with pytest.raises(SystemExit) as refused:
+        main([str(llama_run), str(out)])
+    assert refused.value.code == 2
+    assert "already exists" in capsys.readouterr().err
     assert (out / "notes.txt").read_text() == "keep me"
-    replaced = run_cli("gptlab.hf.export", [str(llama_run), str(out), "--overwrite"], cwd=tmp_path)
-    assert replaced.returncode == 0, replaced.stderr
+    main([str(llama_run), str(out), "--overwrite"])
     assert not (out / "notes.txt").exists() and (out / "model.safetensors").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".exported-")]  # no staging folder left
 
 
-def test_gptlab_export_cli_names_a_run_dir_without_checkpoint(tmp_path):
-    result = run_cli("gptlab.hf.export", [str(tmp_path), str(tmp_path / "out")], cwd=tmp_path)
-    assert result.returncode == 2 and "has no checkpoint" in result.stderr
+def test_gptlab_export_names_a_run_dir_without_checkpoint(tmp_path, capsys):
+    from gptlab.hf.export import main
+
+    with pytest.raises(SystemExit) as refused:
+        main([str(tmp_path), str(tmp_path / "out")])
+    assert refused.value.code == 2 and "has no checkpoint" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
