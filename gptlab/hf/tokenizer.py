@@ -10,7 +10,7 @@ Every gptlab tokenizer has an exact ``tokenizers`` equivalent, so an export enco
 - ``byte``: byte-level with no merges (id = byte value); ``char``: one id per character, no merges
   (a character outside the vocabulary is dropped, where gptlab raises an error).
 
-Special tokens are added tokens at gptlab's ids. The export also writes the gptlab tokenizer state
+Special tokens are added tokens at gptlab's ids; ids gptlab leaves unused below one become reserved tokens. The export also writes the gptlab tokenizer state
 (``gptlab_tokenizer.json``), from which gptlab rebuilds the exact tokenizer, and ``TOKENIZER.md``.
 """
 
@@ -29,6 +29,7 @@ from gptlab.tokenizer.tiktoken import TiktokenEncoder
 
 GPTLAB_STATE_FILE = "gptlab_tokenizer.json"
 NOTE_FILE = "TOKENIZER.md"
+RESERVED = "<|reserved_{}|>"  # fills ids gptlab leaves unused below a special token (as Llama 3's reserved tokens)
 
 
 def byte_characters() -> list[str]:
@@ -110,15 +111,13 @@ def tokenizer_json(tokenizer: Tokenizer) -> str:
         )
     backend = builder(tokenizer)
     ids = tokenizer.special.ids
-    backend.add_special_tokens(
-        [AddedToken(token, special=True, normalized=False) for token in sorted(ids, key=ids.get)]
-    )
+    size = backend.get_vocab_size(with_added_tokens=True)
+    known = [token for token in ids if ids[token] < size]  # tokens the vocabulary already has (e.g. tiktoken's)
+    appended = [tokenizer.special.by_id.get(i, RESERVED.format(i)) for i in range(size, tokenizer.vocab_size)]
+    backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in known + appended])
     moved = {token: backend.token_to_id(token) for token, i in ids.items() if backend.token_to_id(token) != i}
     if moved:
-        raise GptlabError(
-            f"The special tokens {sorted(moved)} cannot keep their gptlab ids in a tokenizer.json (ids "
-            f"{[ids[t] for t in sorted(moved)]} leave gaps after the vocabulary)."
-        )
+        raise GptlabError(f"The special tokens {sorted(moved)} cannot keep their gptlab ids in a tokenizer.json.")
     return backend.to_str()
 
 
