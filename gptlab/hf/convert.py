@@ -244,6 +244,12 @@ def gptlab_config(architecture: str, config: dict[str, Any], **overrides: Any) -
             f"Hugging Face architecture '{architecture}' is not supported; gptlab imports {', '.join(SUPPORTED)}."
         )
     fields = _gpt2_fields(config) if architecture == GPT2_ARCHITECTURE else _llama_fields(architecture, config)
+    learned = fields["block_size"] if architecture == GPT2_ARCHITECTURE else None
+    if learned and overrides.get("block_size", 0) > learned:
+        raise ConfigError(
+            f"block_size={overrides['block_size']} (model.block_size) is longer than the {learned} positions this "
+            f"GPT-2 learned (n_positions); use at most {learned}."
+        )
     return GPTConfig(**{**fields, **overrides})
 
 

@@ -11,29 +11,8 @@ import json
 from pathlib import Path
 
 from gptlab.errors import GptlabError, report
-from gptlab.hf.folder import Pretrained, to_hf
-
-
-def load_run(path: Path, checkpoint_name: str = "best") -> Pretrained:
-    """The model (on the CPU), tokenizer and config of a run dir or checkpoint file."""
-    import gptlab
-
-    if hasattr(gptlab, "load"):  # the library loader (gptlab/api.py)
-        model, tokenizer, config = gptlab.load(path, device="cpu", checkpoint=checkpoint_name)
-        return Pretrained(model, tokenizer, config)
-    from gptlab import registry
-    from gptlab.config import prepare_registry
-    from gptlab.tokenizer import tokenizer_from_state
-    from gptlab.trainer import checkpoint
-
-    prepare_registry()
-    path = Path(path)
-    file = path if path.is_file() else checkpoint.find(path, prefer=f"{checkpoint_name}.pt")
-    state = checkpoint.load(file)
-    tokenizer = tokenizer_from_state(state["tokenizer"])
-    model = registry.build("model", state["config"]["model"], vocab_size=tokenizer.vocab_size)
-    model.load_state_dict(state["model"])
-    return Pretrained(model.eval(), tokenizer, model.cfg)
+from gptlab.hf.folder import to_hf
+from gptlab.hf.init import load_run
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -53,6 +53,21 @@ def assert_same_greedy_tokens(gptlab_model: GPT, hf_model, prompt: torch.Tensor,
     assert torch.equal(ours[:, : theirs.size(1)], theirs)
 
 
+def save_hf_model(folder, config_class: str, fields: dict, tokenizer_dir, vocab_size: int, seed: int = 0):
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    config = getattr(transformers, config_class)(
+        vocab_size=vocab_size, eos_token_id=tokenizer.eos_token_id, bos_token_id=None, pad_token_id=None, **fields
+    )
+    torch.manual_seed(seed)
+    model = perturbed(AutoModelForCausalLM.from_config(config, dtype=torch.float32), seed)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model
+
+
 @pytest.fixture(scope="session")
 def hf_tokenizer_dir(tmp_path_factory) -> Path:
     """A Hugging Face fast tokenizer (byte-level BPE with an EOS special token), saved as transformers saves one."""

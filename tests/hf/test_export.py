@@ -99,7 +99,7 @@ def llama_run(tmp_path_factory):
 def test_gptlab_export_cli_writes_a_folder_transformers_runs_with_its_tokenizer(llama_run, tmp_path):
     from transformers import AutoTokenizer
 
-    from gptlab.hf.export import load_run
+    from gptlab.hf import load_run
 
     out = tmp_path / "exported"
     result = run_cli("gptlab.hf.export", [str(llama_run), str(out)], cwd=tmp_path)

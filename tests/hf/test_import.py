@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from gptlab.hf import from_hf, to_hf
-from tests.hf.conftest import TEXT, assert_same_greedy_tokens, max_logit_difference, perturbed, tokens
+from tests.hf.conftest import TEXT, assert_same_greedy_tokens, max_logit_difference, save_hf_model, tokens
 
 SHAPE = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4}
 SHAPE.update({"num_key_value_heads": 2, "max_position_embeddings": 64, "head_dim": 8})
@@ -39,21 +39,6 @@ MODELS = {
 # What a round trip may change in config.json: bookkeeping, and defaults of keys gptlab has no use for.
 UNCOMPARED = {"transformers_version", "_name_or_path", "dtype", "torch_dtype", "initializer_range", "use_cache"}
 UNCOMPARED |= {"resid_pdrop", "embd_pdrop", "attn_pdrop", "summary_first_dropout", "max_window_layers"}
-
-
-def save_hf_model(folder, config_class: str, fields: dict, tokenizer_dir, vocab_size: int, seed: int = 0):
-    import transformers
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    config = getattr(transformers, config_class)(
-        vocab_size=vocab_size, eos_token_id=tokenizer.eos_token_id, bos_token_id=None, pad_token_id=None, **fields
-    )
-    torch.manual_seed(seed)
-    model = perturbed(AutoModelForCausalLM.from_config(config, dtype=torch.float32), seed)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return model
 
 
 @pytest.mark.parametrize("config_class, fields", MODELS.values(), ids=MODELS.keys())

@@ -1,0 +1,67 @@
+"""``trainer.init_from``: start a run from a pretrained model instead of random weights.
+
+    gptlab-train trainer.init_from=hf:/models/tiny-llama data=text data.path=corpus.txt model.block_size=256
+    gptlab-train trainer.init_from=outputs/2026-11-30/12-00-00 ...
+
+``hf:PATH`` is a local Hugging Face Llama/Qwen2/Qwen3/GPT-2 folder (:func:`gptlab.hf.from_hf`); any other
+value is a gptlab run dir or checkpoint file. The architecture, weights and tokenizer come from there;
+of the ``model`` config only ``block_size`` (the context trained on), ``attention`` and ``dropout`` apply to a
+Hugging Face start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from gptlab.hf.folder import Pretrained, from_hf
+from gptlab.tokenizer import Tokenizer
+
+HF_PREFIX = "hf:"
+
+
+def init_from(spec: str, **hf_overrides: Any) -> Pretrained:
+    """The model, tokenizer and config ``spec`` names (``hf:PATH`` or a run dir / checkpoint file)."""
+    if spec.startswith(HF_PREFIX):
+        return from_hf(spec.removeprefix(HF_PREFIX), **hf_overrides)
+    return load_run(Path(spec))
+
+
+def load_run(path: Path, checkpoint_name: str = "best") -> Pretrained:
+    """The model (on the CPU), tokenizer and config of a gptlab run dir or checkpoint file."""
+    import gptlab
+
+    if hasattr(gptlab, "load"):  # the library loader (gptlab/api.py)
+        model, tokenizer, config = gptlab.load(path, device="cpu", checkpoint=checkpoint_name)
+        return Pretrained(model, tokenizer, config)
+    from gptlab import registry
+    from gptlab.config import prepare_registry
+    from gptlab.tokenizer import tokenizer_from_state
+    from gptlab.trainer import checkpoint
+
+    prepare_registry()
+    path = Path(path)
+    file = path if path.is_file() else checkpoint.find(path, prefer=f"{checkpoint_name}.pt")
+    state = checkpoint.load(file)
+    tokenizer = tokenizer_from_state(state["tokenizer"])
+    model = registry.build("model", state["config"]["model"], vocab_size=tokenizer.vocab_size)
+    model.load_state_dict(state["model"])
+    return Pretrained(model.eval(), tokenizer, model.cfg)
+
+
+class TrainedTokenizer:
+    """A trained tokenizer handed to data preparation as is: ``fit`` returns it unchanged, and
+    :meth:`cache_config` keys the token cache by its state (not by the run's tokenizer config)."""
+
+    def __init__(self, tokenizer: Tokenizer):
+        self.tokenizer, self.name = tokenizer, tokenizer.name
+
+    def fit(self, train: Iterable[str] = (), val: Iterable[str] = ()) -> Tokenizer:
+        return self.tokenizer
+
+    def cache_config(self) -> dict[str, str]:
+        state = json.dumps(self.tokenizer.state(), sort_keys=True)
+        return {"name": f"pretrained-{self.name}", "state_sha256": hashlib.sha256(state.encode()).hexdigest()}
