@@ -70,7 +70,8 @@ def pretrained_start(spec: str, model_cfg):
     (model.block_size), attention kernel and dropout."""
     from gptlab.hf import init_from
 
-    start = init_from(spec, block_size=model_cfg.block_size, attention=model_cfg.attention, dropout=model_cfg.dropout)
+    keep = {key: getattr(model_cfg, key, None) for key in ("block_size", "attention", "dropout")}
+    start = init_from(spec, **keep)
     print(f"init_from: {spec} ({start.model.num_parameters():,} parameters, tokenizer {start.tokenizer.name})")
     return start
 

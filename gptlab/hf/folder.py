@@ -36,33 +36,13 @@ class Pretrained(NamedTuple):
     config: GPTConfig
 
 
-# Until the block refactor of gptlab.model.gpt lands, its state_dict names differ from the ones the
-# conversion uses (blocks.{i}.attn_norm, blocks.{i}.attn.qkv, ...): these renames translate.
-_LEGACY_NAMES = ((".attn.norm.", ".attn_norm."), (".attn.branch.", ".attn."), (".mlp.norm.", ".mlp_norm."))
-_LEGACY_NAMES += ((".mlp.branch.", ".mlp."),)
-
-
-def _legacy(model: GPT) -> bool:
-    return any(".attn.branch." in name for name in model.state_dict())
-
-
 def model_state(model: GPT) -> dict[str, torch.Tensor]:
-    """The model's state dict with the block names of gptlab.model.gpt (blocks.{i}.attn_norm, ...)."""
-    state = {name: t.detach().cpu() for name, t in model.state_dict().items() if not name.startswith("extra_heads.")}
-    if not _legacy(model):
-        return state
-    renamed = {}
-    for name, tensor in state.items():
-        for old, new in _LEGACY_NAMES:
-            name = name.replace(old, new)
-        renamed[name] = tensor
-    return renamed
+    """The model's weights on the CPU, without the training-only multi-token heads."""
+    return {name: t.detach().cpu() for name, t in model.state_dict().items() if not name.startswith("extra_heads.")}
 
 
 def load_model_state(model: GPT, state: dict[str, torch.Tensor]) -> None:
-    if _legacy(model):
-        for old, new in reversed(_LEGACY_NAMES):
-            state = {name.replace(new, old) if ".blocks." in f".{name}" else name: t for name, t in state.items()}
+    """Load converted weights; a tied head and the multi-token heads come from elsewhere."""
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [name for name in missing if not name.startswith("extra_heads.") and name != "head.weight"]
     if missing or unexpected:

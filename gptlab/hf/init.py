@@ -30,26 +30,12 @@ def init_from(spec: str, **hf_overrides: Any) -> Pretrained:
     return load_run(Path(spec))
 
 
-def load_run(path: Path, checkpoint_name: str = "best") -> Pretrained:
+def load_run(path: Path, checkpoint: str = "best") -> Pretrained:
     """The model (on the CPU), tokenizer and config of a gptlab run dir or checkpoint file."""
-    import gptlab
+    from gptlab.api import load
 
-    if hasattr(gptlab, "load"):  # the library loader (gptlab/api.py)
-        model, tokenizer, config = gptlab.load(path, device="cpu", checkpoint=checkpoint_name)
-        return Pretrained(model, tokenizer, config)
-    from gptlab import registry
-    from gptlab.config import prepare_registry
-    from gptlab.tokenizer import tokenizer_from_state
-    from gptlab.trainer import checkpoint
-
-    prepare_registry()
-    path = Path(path)
-    file = path if path.is_file() else checkpoint.find(path, prefer=f"{checkpoint_name}.pt")
-    state = checkpoint.load(file)
-    tokenizer = tokenizer_from_state(state["tokenizer"])
-    model = registry.build("model", state["config"]["model"], vocab_size=tokenizer.vocab_size)
-    model.load_state_dict(state["model"])
-    return Pretrained(model.eval(), tokenizer, model.cfg)
+    model, tokenizer, config = load(path, device="cpu", checkpoint=checkpoint)
+    return Pretrained(model, tokenizer, config)
 
 
 class TrainedTokenizer:

@@ -137,10 +137,29 @@ def write_tokenizer(tokenizer: Tokenizer, out_dir: Path, max_length: int) -> Non
         "clean_up_tokenization_spaces": False,
         **roles,
     }
+    template = chat_template(tokenizer)
+    if template:
+        config["chat_template"] = template
     (out_dir / "tokenizer_config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
     (out_dir / "special_tokens_map.json").write_text(json.dumps(roles, indent=2), encoding="utf-8")
     (out_dir / GPTLAB_STATE_FILE).write_text(json.dumps(tokenizer.state(), indent=1), encoding="utf-8")
     (out_dir / NOTE_FILE).write_text(_note(tokenizer), encoding="utf-8")
+
+
+def chat_template(tokenizer: Tokenizer) -> str | None:
+    """gptlab's chat template (gptlab/tokenizer/chat.py) as the Jinja template transformers renders with
+    ``apply_chat_template``, to the same text; None when the template's tokens are not special tokens."""
+    from gptlab.tokenizer.chat import ChatTemplate
+
+    template = ChatTemplate.from_tokenizer(tokenizer)
+    if template.missing_tokens(tokenizer):
+        return None
+    openers = json.dumps({role: getattr(template, role) for role in ("system", "user", "assistant")})
+    return (
+        f"{{% set openers = {openers} %}}"
+        f"{{% for message in messages %}}{{{{ openers[message['role']] + message['content'] + {json.dumps(template.end)} }}}}"
+        f"{{% endfor %}}{{% if add_generation_prompt %}}{{{{ {json.dumps(template.assistant)} }}}}{{% endif %}}"
+    )
 
 
 def _note(tokenizer: Tokenizer) -> str:

@@ -75,3 +75,30 @@ def test_written_tokenizer_loads_in_transformers(tmp_path, corpus):
     assert (hf.bos_token, hf.eos_token, hf.model_max_length) == ("<|bos|>", EOS, 64)
     assert (tmp_path / GPTLAB_STATE_FILE).is_file()
     assert "start with `<|bos|>`" in (tmp_path / NOTE_FILE).read_text()
+
+
+def test_chat_template_renders_in_transformers_as_gptlab_renders(tmp_path, corpus):
+    from transformers import AutoTokenizer
+
+    from gptlab.tokenizer.chat import ChatTemplate
+
+    tokenizer = fitted({"name": "bpe", "vocab_size": 400, "chat_template": {"declare": True}}, corpus)
+    write_tokenizer(tokenizer, tmp_path, max_length=64)
+    messages = [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "Who knocks?"},
+        {"role": "assistant", "content": "Macduff."},
+        {"role": "user", "content": 'Say "why"'},
+    ]
+    hf = AutoTokenizer.from_pretrained(tmp_path)
+    expected = ChatTemplate.from_tokenizer(tokenizer).render(messages, add_generation_prompt=True)
+    assert hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) == expected
+    ids = hf.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=False)
+    assert list(ids) == tokenizer.encode(expected).tolist()
+
+
+def test_no_chat_template_without_chat_tokens(tmp_path, corpus):
+    import json
+
+    write_tokenizer(fitted({"name": "byte"}, corpus), tmp_path, max_length=64)
+    assert "chat_template" not in json.loads((tmp_path / "tokenizer_config.json").read_text())
