@@ -29,6 +29,8 @@ LLAMA_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM
 GPT2_ARCHITECTURE = "GPT2LMHeadModel"
 SUPPORTED = (*LLAMA_ARCHITECTURES, GPT2_ARCHITECTURE)
 DEFAULT_EPS = {"layernorm": 1e-5, "rmsnorm": 1e-6}
+ROPE_SCALINGS = ("none", "linear", "llama3")  # gptlab's model.rope_scaling = Hugging Face's rope_type (none: default)
+LLAMA3_FACTORS = {"low_freq_factor": 1.0, "high_freq_factor": 4.0}  # what gptlab's llama3 scaling computes
 
 
 @dataclass
@@ -54,7 +56,7 @@ def refused_knobs(cfg: GPTConfig) -> list[str]:
         "model.logit_softcap": cfg.logit_softcap == 0,
         "model.embed_scale": cfg.embed_scale == 1.0,
         "model.moe_experts": cfg.moe_experts == 0,
-        "model.rope_scaling": cfg.rope_scaling in ("none", "linear"),
+        "model.rope_scaling": cfg.rope_scaling in ROPE_SCALINGS,
     }
     refused = [f"{key}={getattr(cfg, key.split('.')[1])}" for key, ok in checks.items() if not ok]
     family = (cfg.norm, cfg.pos)
@@ -146,6 +148,10 @@ def hf_config(cfg: GPTConfig, architecture: str, vocab_size: int, state: dict[st
     }
     if cfg.rope_scaling == "linear":
         config["rope_scaling"] = {"rope_type": "linear", "factor": cfg.rope_scaling_factor}
+    elif cfg.rope_scaling == "llama3":
+        original = cfg.rope_original_block_size or max(1, round(cfg.block_size / cfg.rope_scaling_factor))
+        config["rope_scaling"] = {"rope_type": "llama3", "factor": cfg.rope_scaling_factor, **LLAMA3_FACTORS}
+        config["rope_scaling"]["original_max_position_embeddings"] = original
     if architecture == "LlamaForCausalLM":
         config["attention_bias"] = cfg.bias
         config["mlp_bias"] = cfg.bias and _any_nonzero(state, ".mlp.up.bias", ".mlp.down.bias")
@@ -268,8 +274,10 @@ def _llama_fields(architecture: str, config: dict) -> dict[str, Any]:
         problems.append(f"head_dim={head_dim} is not hidden_size/num_attention_heads={d_model}/{n_head}")
     if config.get("hidden_act") not in {v: k for k, v in LLAMA_ACTIVATIONS.items()}:
         problems.append(f"hidden_act={config.get('hidden_act')} (gptlab has {', '.join(LLAMA_ACTIVATIONS.values())})")
-    if rope_type not in ("default", "linear"):
-        problems.append(f"rope scaling rope_type={rope_type} (gptlab maps default and linear)")
+    if rope_type not in ("default", *ROPE_SCALINGS):
+        problems.append(f"rope scaling rope_type={rope_type} (gptlab maps default, linear and llama3)")
+    elif rope_type == "llama3" and any(float(scaling.get(k, v)) != v for k, v in LLAMA3_FACTORS.items()):
+        problems.append(f"llama3 rope scaling with factors other than {LLAMA3_FACTORS}")
     if config.get("use_sliding_window"):
         problems.append("use_sliding_window=true")
     _refuse(architecture, problems)
@@ -291,8 +299,9 @@ def _llama_fields(architecture: str, config: dict) -> dict[str, Any]:
         "qk_norm": "rmsnorm" if architecture == "Qwen3ForCausalLM" else "none",
         "pos": "rope",
         "rope_theta": theta,
-        "rope_scaling": "linear" if rope_type == "linear" else "none",
-        "rope_scaling_factor": float(scaling.get("factor", 1.0)) if rope_type == "linear" else 1.0,
+        "rope_scaling": rope_type if rope_type in ROPE_SCALINGS else "none",
+        "rope_scaling_factor": float(scaling.get("factor", 1.0)) if rope_type != "default" else 1.0,
+        "rope_original_block_size": int(scaling.get("original_max_position_embeddings") or 0),
         "tie_embeddings": bool(config.get("tie_word_embeddings", False)),
         "bias": bias,
     }

@@ -73,19 +73,24 @@ def test_import_names_an_unsupported_architecture(tmp_path):
 SHAPE = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1, "num_attention_heads": 4}
 UNSUPPORTED_CONFIGS = {
     "llama activation": ("LlamaConfig", {**SHAPE, "hidden_act": "relu"}, "hidden_act=relu"),
-    "llama 3 RoPE scaling": (
+    "dynamic RoPE scaling": (
+        "LlamaConfig",
+        {**SHAPE, "rope_scaling": {"rope_type": "dynamic", "factor": 2.0}},
+        "rope_type=dynamic",
+    ),
+    "llama3 RoPE scaling, other factors": (
         "LlamaConfig",
         {
             **SHAPE,
             "rope_scaling": {
                 "rope_type": "llama3",
                 "factor": 8.0,
-                "low_freq_factor": 1.0,
+                "low_freq_factor": 2.0,
                 "high_freq_factor": 4.0,
                 "original_max_position_embeddings": 64,
             },
         },
-        "rope_type=llama3",
+        "llama3 rope scaling with factors other than",
     ),
     "qwen3 head_dim": ("Qwen3Config", {**SHAPE, "head_dim": 16}, "head_dim=16"),
     "qwen2 sliding window": ("Qwen2Config", {**SHAPE, "use_sliding_window": True}, "use_sliding_window=true"),

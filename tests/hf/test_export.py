@@ -27,6 +27,17 @@ EXPORTS = {
         (),
         "LlamaForCausalLM",
     ),
+    "llama 3: llama3 RoPE scaling": (
+        {
+            **LLAMA,
+            "rope_scaling": "llama3",
+            "rope_scaling_factor": 8.0,
+            "rope_original_block_size": 8,
+            "rope_theta": 5e5,
+        },
+        (),
+        "LlamaForCausalLM",
+    ),
     "llama: every layer with biases": ({**LLAMA, "bias": True, "n_kv_head": 1}, (), "LlamaForCausalLM"),
     "qwen2: biases on q/k/v only": (
         {**LLAMA, "bias": True, "n_kv_head": 2, "tie_embeddings": False},

@@ -21,6 +21,20 @@ MODELS = {
         "LlamaConfig",
         {**SHAPE, "rope_scaling": {"rope_type": "linear", "factor": 2.0}, "tie_word_embeddings": True},
     ),
+    "llama 3 (llama3 RoPE scaling)": (
+        "LlamaConfig",
+        {
+            **SHAPE,
+            "rope_theta": 5e5,
+            "rope_scaling": {
+                "rope_type": "llama3",
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 16,
+            },
+        },
+    ),
     "qwen2 (q/k/v biases)": ("Qwen2Config", {**SHAPE, "tie_word_embeddings": False}),
     "qwen3 (QK-norm)": ("Qwen3Config", {**SHAPE, "tie_word_embeddings": True}),
     "gpt2": ("GPT2Config", {"n_embd": 32, "n_layer": 2, "n_head": 4, "n_positions": 64}),

@@ -26,6 +26,7 @@ KNOBS = {
     "pos=rope": {"pos": "rope", "rope_theta": 500.0},
     "pos=rope linear": {"pos": "rope", "rope_scaling": "linear", "rope_scaling_factor": 2.0},
     "pos=rope yarn": {"pos": "rope", "rope_scaling": "yarn", "rope_scaling_factor": 4.0},
+    "pos=rope llama3": {"pos": "rope", "rope_scaling": "llama3", "rope_scaling_factor": 8.0},
     "pos=alibi": {"pos": "alibi"},
     "pos=none": {"pos": "none"},
     "mlp=gelu_tanh": {"mlp": "gelu_tanh"},
