@@ -6,6 +6,6 @@ to_hf(model, tokenizer, "exports/tiny-llama")
 """
 
 from gptlab.hf.folder import Pretrained, from_hf, to_hf
-from gptlab.hf.init import init_from, load_run
+from gptlab.hf.init import init_from, is_hf_folder, load_run
 
-__all__ = ["Pretrained", "from_hf", "init_from", "load_run", "to_hf"]
+__all__ = ["Pretrained", "from_hf", "init_from", "is_hf_folder", "load_run", "to_hf"]

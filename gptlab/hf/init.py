@@ -24,10 +24,15 @@ HF_PREFIX = "hf:"
 
 
 def init_from(spec: str, **hf_overrides: Any) -> Pretrained:
-    """The model, tokenizer and config ``spec`` names (``hf:PATH`` or a run dir / checkpoint file)."""
-    if spec.startswith(HF_PREFIX):
+    """The model, tokenizer and config ``spec`` names: ``hf:PATH``, a folder with a config.json (Hugging Face;
+    a gptlab run dir has none), or a gptlab run dir / checkpoint file. Chat and serving can open any of them."""
+    if spec.startswith(HF_PREFIX) or is_hf_folder(spec):
         return from_hf(spec.removeprefix(HF_PREFIX), **hf_overrides)
     return load_run(Path(spec))
+
+
+def is_hf_folder(path: str | Path) -> bool:
+    return (Path(path) / "config.json").is_file()
 
 
 def load_run(path: Path, checkpoint: str = "best") -> Pretrained:

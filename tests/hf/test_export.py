@@ -46,6 +46,11 @@ EXPORTS = {
     ),
     "qwen3: QK-norm": ({**LLAMA, "qk_norm": "rmsnorm", "n_kv_head": 2}, (), "Qwen3ForCausalLM"),
     "gpt2: gelu_tanh, tied": ({"mlp": "gelu_tanh"}, (), "GPT2LMHeadModel"),
+    "gpt2 trained with MTP heads and z-loss (both training-only)": (
+        {"mlp": "gelu_tanh", "mtp_heads": 1, "z_loss": 1e-4},
+        (),
+        "GPT2LMHeadModel",
+    ),
     "gpt2: relu, untied, eps 1e-6": ({"mlp": "relu", "tie_embeddings": False, "norm_eps": 1e-6}, (), "GPT2LMHeadModel"),
 }
 

@@ -44,6 +44,7 @@ def test_training_from_a_hugging_face_folder_starts_from_its_weights_and_exports
     with torch.no_grad():
         assert (again(idx).logits - hf(idx).logits).abs().max() < 1e-4
     assert max_logit_difference(init_from(str(run_dir)).model, hf, idx) < 1e-4  # a run dir is a start too
+    assert max_logit_difference(init_from(str(tmp_path / "export")).model, hf, idx) < 1e-4  # an HF folder, no prefix
 
 
 @pytest.mark.parametrize(
