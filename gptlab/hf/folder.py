@@ -59,6 +59,9 @@ def to_hf(model: GPT, tokenizer: Tokenizer, out_dir: str | Path, overwrite: bool
     swapped in only when complete, so a failed export never leaves half a folder or removes the old one."""
     from safetensors.torch import save_file
 
+    if not isinstance(getattr(model, "cfg", None), GPTConfig):
+        name = getattr(getattr(model, "cfg", None), "name", type(model).__name__)
+        raise ConfigError(f"model.name={name} cannot be exported to Hugging Face; only model.name=gpt models can.")
     out_dir = Path(out_dir)
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
         raise GptlabError(f"'{out_dir}' already exists. Choose a new folder, or pass --overwrite to replace it.")

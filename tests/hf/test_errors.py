@@ -41,6 +41,14 @@ def test_export_refuses_a_knob_without_hugging_face_equivalent_and_names_it(tmp_
     assert not (tmp_path / "out").exists() and not list(tmp_path.iterdir())
 
 
+def test_export_refuses_a_model_that_is_not_a_gpt(tmp_path):
+    from gptlab.registry import build
+
+    bigram = build("model", {"name": "bigram"}, vocab_size=257)
+    with pytest.raises(ConfigError, match="model.name=bigram cannot be exported"):
+        to_hf(bigram, ByteTokenizer(ByteTokenizerConfig()), tmp_path / "out")
+
+
 def test_export_lists_every_refused_knob_at_once(tmp_path):
     model = tiny_gptlab(257, logit_softcap=10.0, embed_scale=2.0)
     with pytest.raises(ConfigError, match="model.logit_softcap=10.0.*model.embed_scale=2.0"):
