@@ -25,9 +25,10 @@ from gptlab.model.gpt import GPTConfig
 LLAMA_ACTIVATIONS = {"swiglu": "silu", "geglu": "gelu"}  # gated MLPs: act(gate) * up
 GPT2_ACTIVATIONS = {"gelu_tanh": "gelu_new", "gelu": "gelu", "relu": "relu", "silu": "silu", "relu2": "relu2"}
 GPT2_ACTIVATIONS_IN = {**{v: k for k, v in GPT2_ACTIVATIONS.items()}, "gelu_pytorch_tanh": "gelu_tanh", "swish": "silu"}
-LLAMA_ARCHITECTURES = ("LlamaForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM")
 GPT2_ARCHITECTURE = "GPT2LMHeadModel"
-SUPPORTED = (*LLAMA_ARCHITECTURES, GPT2_ARCHITECTURE)
+MODEL_TYPES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}
+MODEL_TYPES[GPT2_ARCHITECTURE] = "gpt2"  # architecture -> config.json's model_type
+SUPPORTED = tuple(MODEL_TYPES)
 DEFAULT_EPS = {"layernorm": 1e-5, "rmsnorm": 1e-6}
 ROPE_SCALINGS = ("none", "linear", "llama3")  # gptlab's model.rope_scaling = Hugging Face's rope_type (none: default)
 LLAMA3_FACTORS = {"low_freq_factor": 1.0, "high_freq_factor": 4.0}  # what gptlab's llama3 scaling computes
@@ -117,7 +118,7 @@ def hf_config(cfg: GPTConfig, architecture: str, vocab_size: int, state: dict[st
     if architecture == GPT2_ARCHITECTURE:
         return {
             **common,
-            "model_type": "gpt2",
+            "model_type": MODEL_TYPES[architecture],
             "n_embd": cfg.d_model,
             "n_layer": cfg.n_layer,
             "n_head": cfg.n_head,
@@ -131,9 +132,7 @@ def hf_config(cfg: GPTConfig, architecture: str, vocab_size: int, state: dict[st
         }
     config = {
         **common,
-        "model_type": {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2", "Qwen3ForCausalLM": "qwen3"}[
-            architecture
-        ],
+        "model_type": MODEL_TYPES[architecture],
         "hidden_size": cfg.d_model,
         "num_hidden_layers": cfg.n_layer,
         "num_attention_heads": cfg.n_head,

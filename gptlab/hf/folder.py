@@ -16,15 +16,13 @@ from typing import Any, NamedTuple
 import torch
 
 from gptlab.errors import ConfigError, GptlabError
-from gptlab.hf.convert import GPT2_ARCHITECTURE, SUPPORTED, HFModel, gptlab_config, to_gptlab_state, to_hf_model
+from gptlab.hf.convert import MODEL_TYPES, SUPPORTED, HFModel, gptlab_config, to_gptlab_state, to_hf_model
 from gptlab.hf.tokenizer import read_tokenizer, write_tokenizer
 from gptlab.model.gpt import GPT, GPTConfig
 from gptlab.tokenizer import Tokenizer
 
 WEIGHTS_FILE, WEIGHTS_INDEX = "model.safetensors", "model.safetensors.index.json"
 PICKLED_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "model.pt", "model.ckpt")
-MODEL_TYPES = {"llama": "LlamaForCausalLM", "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM"}
-MODEL_TYPES["gpt2"] = GPT2_ARCHITECTURE
 IMPORT_OVERRIDES = ("block_size", "attention", "dropout")  # what from_hf may change: none alters the function
 
 
@@ -119,7 +117,8 @@ def read_config(folder: Path) -> tuple[str, dict[str, Any]]:
         raw = json.loads(path.read_text("utf-8"))
     except json.JSONDecodeError as error:
         raise GptlabError(f"'{path}' is not valid JSON: {error}.") from None
-    architectures = raw.get("architectures") or [MODEL_TYPES.get(raw.get("model_type"), raw.get("model_type"))]
+    by_model_type = {model_type: architecture for architecture, model_type in MODEL_TYPES.items()}
+    architectures = raw.get("architectures") or [by_model_type.get(raw.get("model_type"), raw.get("model_type"))]
     architecture = architectures[0]
     if architecture not in SUPPORTED:
         raise ConfigError(
