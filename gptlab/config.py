@@ -186,6 +186,7 @@ def check_overrides(overrides: list[str]) -> None:
 
 
 def _compose(overrides: list[str]) -> DictConfig:
+    """The root config with ``overrides``, composed outside a Hydra app."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
@@ -211,17 +212,9 @@ def _composition_message(error: BaseException) -> str:
 def compose_config(overrides: list[str]) -> DictConfig:
     """The run config composed from ``overrides`` as ``gptlab-train`` composes it, outside a Hydra
     app (gptlab-prepare, the benchmarks); an unknown key fails first, with the closest valid keys."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     prepare_registry()
     check_overrides(overrides)
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-            return compose(config_name=CONFIG_NAME, overrides=overrides)
-    finally:
-        GlobalHydra.instance().clear()
+    return _compose(overrides)
 
 
 # ------------------------------------------------------------------------- cross-field checks

@@ -16,6 +16,7 @@ import pytest
 from gptlab.compare.cli import main as compare_main
 from gptlab.listing import main as list_main
 from gptlab.sample import main as sample_main
+from gptlab.sweep import summary
 from gptlab.train import main as train_main
 from tests.helpers import REPO
 
@@ -49,7 +50,7 @@ SMALL = {  # replaces the key's value in a command, or is appended
 # stand-ins where the README shows what a user would do by hand
 BY_HAND = {
     "gptlab-train hydra.run.dir=outputs/my-run trainer.max_steps=4000": "trainer.stop_at_step=2",  # Ctrl-C once
-    "gptlab-compare outputs/run-a outputs/run-b": "outputs/run-a outputs/run-b -> outputs/my-run outputs/multirun/lr_grid/0",
+    "gptlab-compare outputs/run-a outputs/run-b": "outputs/run-a outputs/run-b -> outputs/multirun/lr_grid/0 outputs/multirun/lr_grid/1",
 }
 
 
@@ -81,7 +82,12 @@ def small(command: str) -> list[str]:
     return out
 
 
-def run(command: str) -> int:
+def run(command: str, number: int) -> int:
+    """Run one README command in this process; returns its exit code."""
+    summary.failed.clear()  # the failed jobs of an earlier sweep in this process
+    if " -m " in f" {command} " and "hydra.sweep.dir" not in command:
+        # the default sweep dir is named after the second it starts in: commands run here start within one
+        command = f"{command} hydra.sweep.dir=outputs/multirun/readme-{number}"
     for start, extra in BY_HAND.items():
         if command.startswith(start) and "->" not in extra:
             command = f"{command} {extra}"
@@ -126,10 +132,10 @@ def test_the_readme_commands_run(tmp_path, monkeypatch):
         (tmp_path / name).symlink_to(REPO / name)
     monkeypatch.chdir(tmp_path)
     failed = []
-    for command in readme_commands():
+    for number, command in enumerate(readme_commands()):
         if any(command.startswith(start) for start in NOT_RUN):
             continue
-        code = run(command)
+        code = run(command, number)
         if code != 0:
             failed.append(f"{command} -> exit {code}")
     assert not failed, "\n".join(failed)
