@@ -5,19 +5,17 @@ one of the two. The plugin examples run as console scripts do (the current folde
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import shlex
 import subprocess
 import sys
+import tomllib
 
 import pytest
 
-from gptlab.compare.cli import main as compare_main
-from gptlab.listing import main as list_main
-from gptlab.sample import main as sample_main
 from gptlab.sweep import summary
-from gptlab.train import main as train_main
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -34,6 +32,7 @@ NOT_RUN = {  # command start -> why a test does not run it
     "gptlab-train tokenizer=tiktoken tokenizer.encoding=cl100k_base": "downloads the encoding",
     "gptlab-train tokenizer=hf tokenizer.path=models/x": "the user's own tokenizer file",
     "gptlab-prepare data=jsonl 'data.path=corpus/": "the user's own corpus files",
+    "gptlab-train trainer.init_from=hf:/models/tiny-llama": "the user's own Hugging Face model folder",
 }
 SMALL = {  # replaces the key's value in a command, or is appended
     "trainer.max_steps": "4",
@@ -51,6 +50,7 @@ SMALL = {  # replaces the key's value in a command, or is appended
 BY_HAND = {
     "gptlab-train hydra.run.dir=outputs/my-run trainer.max_steps=4000": "trainer.stop_at_step=2",  # Ctrl-C once
     "gptlab-compare outputs/run-a outputs/run-b": "outputs/run-a outputs/run-b -> outputs/multirun/lr_grid/0 outputs/multirun/lr_grid/1",
+    "gptlab-train trainer.init_from=outputs/my-run ...": " ... -> ",  # the user's further overrides
 }
 
 
@@ -95,16 +95,12 @@ def run(command: str, number: int) -> int:
             old, new = extra.split(" -> ")
             command = command.replace(old, new)
     program, *args = shlex.split(command)
-    entry = {"gptlab-train": train_main, "gptlab-compare": compare_main, "gptlab-sample": sample_main}
+    if program == "gptlab-train" and "--cfg" not in args:
+        args = small(command)[1:]
     argv = sys.argv
+    sys.argv = [program, *args]
     try:
-        if program == "gptlab-list":
-            list_main()
-        elif program == "gptlab-train":
-            sys.argv = [program, *(small(command)[1:] if "--cfg" not in args else args)]
-            train_main()
-        else:
-            entry[program](args)
+        console_scripts()[program]()  # as the console script calls it: arguments in sys.argv
         return 0
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
@@ -112,15 +108,20 @@ def run(command: str, number: int) -> int:
         sys.argv = argv
 
 
+def console_scripts() -> dict:
+    """The functions behind pyproject.toml's console scripts."""
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    out = {}
+    for name, target in scripts.items():
+        module, _, function = target.partition(":")
+        out[name] = getattr(importlib.import_module(module), function)
+    return out
+
+
 def test_every_readme_command_is_run_or_has_a_reason():
     commands = readme_commands()
     assert len(commands) > 25
-    unknown = [
-        c
-        for c in commands
-        if c.split()[0]
-        not in ("make", "gptlab-train", "gptlab-compare", "gptlab-sample", "gptlab-list", "gptlab-prepare")
-    ]
+    unknown = [c for c in commands if c.split()[0] not in ("make", *console_scripts())]
     assert not unknown, f"README commands this test does not know how to run: {unknown}"
     stale = [start for start in NOT_RUN if not any(c.startswith(start) for c in commands)]
     assert not stale, f"reasons for commands the README no longer has: {stale}"
