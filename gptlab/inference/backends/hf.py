@@ -66,7 +66,9 @@ def load_causal_lm(path: Path, device: str):
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError, TypeError) as error:
-        raise GptlabError(f"'{path}' has no tokenizer transformers can load ({error}); save one next to the model.")
+        raise GptlabError(
+            f"'{path}' has no tokenizer transformers can load ({error}); save one next to the model."
+        ) from None
     try:
         model = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
     except (OSError, ValueError) as error:

@@ -53,7 +53,9 @@ class RemoteBackend:
         try:
             return list(response.json().get("data", []))
         except (ValueError, AttributeError):
-            raise GptlabError(f"{self.base_url}/models did not answer JSON; is it an OpenAI-compatible /v1 URL?")
+            raise GptlabError(
+                f"{self.base_url}/models did not answer JSON; is it an OpenAI-compatible /v1 URL?"
+            ) from None
 
     def _send(self, method: str, path: str, **kwargs) -> httpx.Response:
         try:
