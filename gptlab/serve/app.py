@@ -90,7 +90,7 @@ def create_app(pool: ModelPool, api_key: Optional[str] = None) -> FastAPI:
 
     @app.get("/health")
     async def health():
-        return {"status": "ok"}
+        return {"status": "ok", "models": {name: worker.state() for name, worker in list(pool.workers.items())}}
 
     @app.get("/", response_class=HTMLResponse)
     async def index():

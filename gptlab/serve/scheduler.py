@@ -33,7 +33,10 @@ class Job:
         self.cancel_event.set()
 
     def emit(self, kind: str, value: Any = None) -> None:
-        self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, value))
+        try:
+            self.loop.call_soon_threadsafe(self.events.put_nowait, (kind, value))
+        except RuntimeError:  # the server's event loop has closed (shutdown)
+            self.cancel()
 
     async def stream(self) -> AsyncIterator[Event]:
         """The job's events up to and including ``done`` or ``error``; leaving early cancels it."""
@@ -54,11 +57,11 @@ class Worker:
         self.name, self.max_queue = name, max_queue
         self.jobs: queue.Queue[Job] = queue.Queue()
         self.busy = False
+        self.served = self.cancelled = 0  # jobs run to their end, jobs ended early by their client
         threading.Thread(target=self._run, name=f"gptlab-serve:{name}", daemon=True).start()
 
-    @property
-    def waiting(self) -> int:
-        return self.jobs.qsize()
+    def state(self) -> dict[str, int | bool]:
+        return {"busy": self.busy, "waiting": self.jobs.qsize(), "served": self.served, "cancelled": self.cancelled}
 
     def submit(self, start: Callable[[Callable[[], bool]], Any]) -> Job:
         """Queue ``start(cancelled) -> generation``; 429 when the queue is full."""
@@ -72,7 +75,8 @@ class Worker:
         while True:
             job = self.jobs.get()
             if job.cancelled():
-                continue  # its client left while it waited
+                self.cancelled += 1  # its client left while it waited
+                continue
             self.busy = True
             try:
                 generation = job.start(job.cancelled)
@@ -81,7 +85,10 @@ class Worker:
                     job.emit("deltas", deltas)
                     if job.cancelled():
                         break
+                ended_early = job.cancelled()  # before "done": its consumer cancels once it has read "done"
                 job.emit("done", generation)
+                self.cancelled += ended_early
+                self.served += not ended_early
             except Exception as error:  # noqa: BLE001 - the request gets it as an error answer
                 job.emit("error", error)
             finally:
