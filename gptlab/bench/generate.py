@@ -116,15 +116,21 @@ def main(argv: list[str] | None = None) -> None:
         cached = tokens_per_s(engine_run(CachedDecoder(model), prompt, new), new, args.repeats)
         skip_uncached = args.no_uncached_above and new > args.no_uncached_above
         uncached = (
-            float("nan") if skip_uncached else tokens_per_s(engine_run(UncachedDecoder(model), prompt, new), new, args.repeats)
+            float("nan")
+            if skip_uncached
+            else tokens_per_s(engine_run(UncachedDecoder(model), prompt, new), new, args.repeats)
         )
         hf = float("nan") if twin is None else tokens_per_s(hf_run(twin, prompt, new), new, args.repeats)
         rows.append((new, cached, uncached, hf))
     print()
-    print("| new tokens | gptlab cached tok/s | gptlab uncached tok/s | transformers generate tok/s | cached / uncached | cached / transformers |")
+    print(
+        "| new tokens | gptlab cached tok/s | gptlab uncached tok/s | transformers generate tok/s | cached / uncached | cached / transformers |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for new, cached, uncached, hf in rows:
-        print(f"| {new} | {cached:,.0f} | {uncached:,.0f} | {hf:,.0f} | {cached / uncached:.1f}x | {cached / hf:.2f}x |")
+        print(
+            f"| {new} | {cached:,.0f} | {uncached:,.0f} | {hf:,.0f} | {cached / uncached:.1f}x | {cached / hf:.2f}x |"
+        )
 
 
 if __name__ == "__main__":

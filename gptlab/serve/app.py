@@ -140,19 +140,18 @@ def create_app(pool: ModelPool, api_key: Optional[str] = None) -> FastAPI:
 
 async def answer(request: Request, job: Job, shaper: Shaper, stream: bool, include_usage: bool, n: int):
     """Wait for the job to start (an early error becomes a JSON error), then stream it or collect it."""
-    events = job.stream()
-    kind, value = await next_event(request, events, job)
+    kind, value = await next_event(request, job)
     if kind == "error":
         return error_response(as_api_error(value))
     if stream:
         return StreamingResponse(
-            stream_events(events, shaper, include_usage, n, job),
+            stream_events(job, shaper, include_usage, n),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     texts = [""] * n
     while True:
-        kind, value = await next_event(request, events, job)
+        kind, value = await next_event(request, job)
         if kind == "deltas":
             for delta in value:
                 texts[delta.index] += delta.text
@@ -164,23 +163,24 @@ async def answer(request: Request, job: Job, shaper: Shaper, stream: bool, inclu
             return JSONResponse(shaper.full(result))
 
 
-async def next_event(request: Request, events, job: Job):
+async def next_event(request: Request, job: Job):
     """The job's next event; a client that disconnected while it waits cancels the job."""
     while True:
         try:
-            return await asyncio.wait_for(anext(events), DISCONNECT_POLL_S)
+            return await asyncio.wait_for(job.next_event(), DISCONNECT_POLL_S)
         except TimeoutError:
             if await request.is_disconnected():
                 job.cancel()
                 raise ApiError(499, "The client closed the request.") from None
 
 
-async def stream_events(events, shaper: Shaper, include_usage: bool, n: int, job: Job):
+async def stream_events(job: Job, shaper: Shaper, include_usage: bool, n: int):
     """Server-sent events in OpenAI's chunk shapes; ``[DONE]`` last. Leaving early (disconnect) cancels."""
     try:
         if shaper.chat:
             yield sse(shaper.role_chunk(n))
-        async for kind, value in events:
+        while True:
+            kind, value = await job.next_event()
             if kind == "deltas":
                 text_part = [d for d in value if d.text]
                 ended = [d for d in value if d.finish_reason]
@@ -191,9 +191,10 @@ async def stream_events(events, shaper: Shaper, include_usage: bool, n: int, job
             elif kind == "error":
                 yield sse(as_api_error(value).body())
                 break
-            elif kind == "done" and include_usage:
-                yield sse(shaper.usage_chunk(value.prompt_tokens, value.completion_tokens))
+            elif kind == "done":
+                if include_usage:
+                    yield sse(shaper.usage_chunk(value.prompt_tokens, value.completion_tokens))
+                break
         yield sse("[DONE]")
     finally:
         job.cancel()
-        await events.aclose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 from gptlab.serve.openai_api import ApiError
@@ -38,16 +38,8 @@ class Job:
         except RuntimeError:  # the server's event loop has closed (shutdown)
             self.cancel()
 
-    async def stream(self) -> AsyncIterator[Event]:
-        """The job's events up to and including ``done`` or ``error``; leaving early cancels it."""
-        try:
-            while True:
-                event = await self.events.get()
-                yield event
-                if event[0] in ("done", "error"):
-                    return
-        finally:
-            self.cancel()
+    async def next_event(self) -> Event:
+        return await self.events.get()
 
 
 class Worker:

@@ -21,7 +21,9 @@ def test_top_k_keeps_the_k_best():
     assert kept(filter_logits(LOG_PROBS, top_k=2)) == [0, 1]
 
 
-@pytest.mark.parametrize(("top_p", "expected"), [(0.5, [0]), (0.6, [0, 1]), (0.8, [0, 1]), (0.81, [0, 1, 2]), (1.0, [0, 1, 2, 3])])
+@pytest.mark.parametrize(
+    ("top_p", "expected"), [(0.5, [0]), (0.6, [0, 1]), (0.8, [0, 1]), (0.81, [0, 1, 2]), (1.0, [0, 1, 2, 3])]
+)
 def test_top_p_keeps_the_smallest_set_with_that_mass(top_p, expected):
     assert kept(filter_logits(LOG_PROBS, top_p=top_p)) == expected
 
