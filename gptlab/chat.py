@@ -137,16 +137,22 @@ class ChatSession:
             self.say(f"(dropped the {dropped} oldest message(s) to fit the model's context{context})")
 
     def stream(self, messages: list[dict[str, str]], params: SamplingParams) -> str:
-        self.out.write("bot> ")
-        answer = ""
-        for deltas in self.backend.chat(messages, params):
-            for delta in deltas:
-                if delta.index == 0 and delta.text:
-                    answer += delta.text
-                    self.out.write(delta.text)
-                    self.out.flush()
-        self.out.write("\n")
-        self.out.flush()
+        """Print the reply as it comes; nothing is printed for a request refused before its first piece."""
+        answer, started = "", False
+        try:
+            for deltas in self.backend.chat(messages, params):
+                if not started:
+                    self.out.write("bot> ")
+                    started = True
+                for delta in deltas:
+                    if delta.index == 0 and delta.text:
+                        answer += delta.text
+                        self.out.write(delta.text)
+                        self.out.flush()
+        finally:
+            if started:
+                self.out.write("\n")
+                self.out.flush()
         return answer
 
 
@@ -160,7 +166,11 @@ def chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = s
             if not session.command(text.strip()):
                 return
         elif text.strip():
-            session.reply(text)
+            try:
+                session.reply(text)
+            except GptlabError as error:  # e.g. the endpoint went away: say so, keep the conversation
+                session.history.pop()
+                report(error)
 
 
 def main(argv: list[str] | None = None) -> None:

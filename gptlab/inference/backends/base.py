@@ -35,7 +35,8 @@ class Backend(Protocol):
     def chat(self, messages: Messages, params: SamplingParams, cancelled: Callable[[], bool] = NEVER) -> Generation: ...
     def fit(self, messages: Messages, max_tokens: int) -> tuple[Messages, int]:
         """``messages`` without the oldest turns that do not fit the context next to ``max_tokens`` new
-        tokens (system messages and the last message stay), and how many were dropped."""
+        tokens (at most half the context is kept free for them; system messages and the last message
+        stay), and how many were dropped."""
 
 
 class LocalBackend:
@@ -64,7 +65,7 @@ class LocalBackend:
         return len(list(self.encode(self.render(messages))))
 
     def fit(self, messages: Messages, max_tokens: int) -> tuple[Messages, int]:
-        budget = max(1, self.context - max_tokens)
+        budget = self.context - min(max_tokens, self.context // 2)
         kept = list(messages)
         dropped = 0
         while self.count(kept) > budget:
