@@ -19,14 +19,13 @@ class GptlabBackend(LocalBackend):
     kind = "gptlab"
 
     def __init__(self, path: str | Path, device: str = "auto", name: str | None = None):
-        from gptlab.tokenizer.chat import ChatTemplate
-
         import gptlab
+        from gptlab.tokenizer.chat import ChatTemplate
 
         run = gptlab.load(path, device=device)
         self.path, self.tokenizer = Path(run.path), run.tokenizer
         self.template = ChatTemplate.from_tokenizer(self.tokenizer)
-        stops = list(self.template.stop_tokens)
+        stops = self.template.stop_tokens(self.tokenizer)
         end_ids = {self.tokenizer.eos_id} | single_token_ids(self.tokenizer, stops)
         engine = Engine(CachedDecoder(run.model), self.tokenizer.decode, end_ids)
         super().__init__(name or str(path), engine, self.tokenizer.encode, stops)
