@@ -12,12 +12,34 @@ from gptlab.errors import GptlabError
 from gptlab.inference.backends import open_backend
 from gptlab.inference.engine import PromptTooLong, collect
 from gptlab.inference.sampling import SamplingParams
-from tests.inference.hf_tiny import save_tiny_llama
 
 
-@pytest.fixture(scope="module")
-def hf_folder(tmp_path_factory):
-    return save_tiny_llama(tmp_path_factory.mktemp("hf") / "tiny-llama")
+def test_gptlab_run_chats_in_its_template_and_stops_at_its_end_token(gptlab_run):
+    backend = open_backend(str(gptlab_run))
+    assert (backend.kind, backend.context) == ("gptlab", 32)
+    assert backend.render([{"role": "user", "content": "hi"}]) == "<|user|>hi<|end|><|assistant|>"
+    end = backend.tokenizer.special.ids["<|end|>"]
+    assert end in backend.engine.end_ids
+    chat = collect(backend.chat([{"role": "user", "content": "hi"}], SamplingParams(max_tokens=8, n=2, seed=0)))
+    assert chat.prompt_tokens == len(backend.tokenizer.encode("<|user|>hi<|end|><|assistant|>")) == 5
+    assert len(chat.texts) == 2 and all("<|end|>" not in t for t in chat.texts)
+    kept, dropped = backend.fit([{"role": "user", "content": "x" * 20}] * 3, max_tokens=8)
+    assert (len(kept), dropped) == (1, 2)  # 32 tokens of context, 16 kept for the reply at most
+
+
+def test_a_checkpoint_without_tokenizer_is_named(gptlab_run, tmp_path):
+    import torch
+
+    state = torch.load(gptlab_run / "checkpoints" / "best.pt", weights_only=True)
+    del state["tokenizer"]
+    torch.save(state, tmp_path / "model.pt")
+    with pytest.raises(GptlabError, match="holds no tokenizer"):
+        open_backend(str(tmp_path / "model.pt"))
+
+
+def test_a_folder_without_checkpoint_is_named(tmp_path):
+    with pytest.raises(GptlabError, match="has no checkpoint"):
+        open_backend(str(tmp_path))
 
 
 def test_hf_folder_completes_and_chats_with_counts(hf_folder):

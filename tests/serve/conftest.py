@@ -1,12 +1,5 @@
-"""Models for the server tests: a tiny Hugging Face Llama saved to a temp dir (and a tiny trained gptlab run)."""
+"""The server tests use the models of the inference tests: a tiny trained gptlab run and a tiny HF Llama."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.inference.hf_tiny import save_tiny_llama
-
-
-@pytest.fixture(scope="session")
-def hf_folder(tmp_path_factory):
-    return save_tiny_llama(tmp_path_factory.mktemp("hf") / "tiny-llama", chat_template=True)
+from tests.inference.conftest import gptlab_run, hf_folder  # noqa: F401 - fixtures shared by name

@@ -18,8 +18,9 @@ HI = [{"role": "user", "content": "To be, or not"}]
 
 
 @pytest.fixture(scope="module")
-def server(hf_folder):
-    with serving(["--model", str(hf_folder), "--name", "tiny", *CAPS, "--max-body-bytes", "20000"]) as url:
+def server(hf_folder, gptlab_run):
+    models = ["--model", str(hf_folder), "--name", "tiny", "--model", str(gptlab_run), "--name", "tiny-gpt"]
+    with serving([*models, "--runs", str(gptlab_run.parent), *CAPS, "--max-body-bytes", "20000"]) as url:
         yield url
 
 
@@ -28,9 +29,17 @@ def client(server):
     return openai.OpenAI(base_url=f"{server}/v1", api_key="unused", max_retries=0)
 
 
-def test_models_lists_the_served_model(client):
-    (model,) = client.models.list().data
-    assert model.id == "tiny" and model.owned_by == "hf" and model.context_length == 64
+def test_models_lists_the_served_models_and_the_runs(client):
+    listed = {m.id: (m.owned_by, m.context_length) for m in client.models.list().data}
+    assert listed == {"tiny": ("hf", 64), "tiny-gpt": ("gptlab", 32), "run:tiny-chat": ("gptlab", None)}
+
+
+@pytest.mark.parametrize("model", ["tiny-gpt", "run:tiny-chat"])
+def test_a_gptlab_run_answers_chat_streamed_and_not(client, model):
+    full = client.chat.completions.create(model=model, messages=HI, max_tokens=6, temperature=0)
+    streamed = client.chat.completions.create(model=model, messages=HI, max_tokens=6, temperature=0, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == full.choices[0].message.content
+    assert full.usage.prompt_tokens == 1 + len("To be, or not") + 2  # bytes, and <|user|>, <|end|>, <|assistant|>
 
 
 def test_chat_completion_and_its_stream_agree(client):

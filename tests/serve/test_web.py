@@ -46,7 +46,7 @@ def test_chat_page_streams_a_reply(hf_folder, tmp_path, browser):
         assert page.locator("#stop").is_disabled() and not page.locator("#send").is_disabled()
 
 
-def test_runs_page_shows_a_training_run_and_its_growing_curve(hf_folder, tmp_path, browser):
+def test_runs_page_shows_a_training_run_its_growing_curve_and_opens_a_chat_with_it(hf_folder, tmp_path, browser):
     outputs = tmp_path / "outputs"
     run_dir = outputs / "tiny-run"
     training = subprocess.Popen(
@@ -56,6 +56,7 @@ def test_runs_page_shows_a_training_run_and_its_growing_curve(hf_folder, tmp_pat
             "gptlab.train",
             *TINY,
             *MACBETH,
+            "tokenizer=byte",
             "trainer.log_every=1",
             "trainer.max_steps=100000",
             "trainer.eval_every=20",
@@ -81,6 +82,16 @@ def test_runs_page_shows_a_training_run_and_its_growing_curve(hf_folder, tmp_pat
             assert page.locator("#plot-tps polyline").count() == 1
             assert "status-running" in row.locator("td").nth(1).get_attribute("class")
             assert "model=gpt" in row.locator("td").nth(2).inner_text()
+            link = row.locator("a.chat-link")
+            link.wait_for(timeout=WAIT_MS)  # the first checkpoint (step 20) makes the run a model
+            link.click()
+            page.wait_for_selector("#chat:not([hidden])")
+            assert page.locator("#model").input_value() == "run:tiny-run"
+            page.fill("#max-tokens", "6")
+            page.fill("#prompt", "Hail")
+            page.click("#send")
+            page.wait_for_selector(".msg.assistant[data-done=true]", timeout=WAIT_MS)
+            assert page.locator(".msg.error").count() == 0
     finally:
         training.terminate()
         training.wait(timeout=60)
