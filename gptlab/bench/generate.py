@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--no-uncached-above", type=int, default=0, help="skip uncached runs past this many tokens")
     parser.add_argument("--no-transformers", action="store_true")
+    parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile'd decode step")
     return parser.parse_args(argv)
 
 
@@ -110,36 +111,42 @@ def main(argv: list[str] | None = None) -> None:
         warm()
     if twin is not None:
         hf_run(twin, prompt, 8)()
+    compiled = None
+    if not args.no_compile:
+        compiled = CachedDecoder(model, compile=True)
+        start = time.perf_counter()
+        engine_run(compiled, prompt, 8)()  # compiles the decode step once (dynamic shapes)
+        print(f"torch.compile of the decode step: {time.perf_counter() - start:.0f} s, once", flush=True)
     rows = []
     for new in args.tokens:
         # the cached engine and transformers take turns, so a busy machine slows both alike; the fastest run counts
         cached_run = engine_run(CachedDecoder(model), prompt, new)
         hf_turn = None if twin is None else hf_run(twin, prompt, new)
-        cached = hf = float("inf")
+        compiled_run = engine_run(compiled, prompt, new) if compiled else None
+        cached = hf = fused = float("inf")
         for _ in range(args.repeats):
             cached = min(cached, seconds(cached_run))
+            fused = min(fused, seconds(compiled_run)) if compiled_run else float("nan")
             hf = min(hf, seconds(hf_turn)) if hf_turn else float("nan")
         skip_uncached = args.no_uncached_above and new > args.no_uncached_above
         uncached = float("nan") if skip_uncached else seconds(engine_run(UncachedDecoder(model), prompt, new))
-        rows.append((new, new / cached, new / uncached, new / hf))
-        print(
-            f"{new} new tokens: cached {new / cached:,.1f}, uncached {new / uncached:,.1f}, transformers {new / hf:,.1f} tok/s",
-            flush=True,
-        )
+        rows.append((new, new / cached, new / fused, new / uncached, new / hf))
+        print(f"{new} new tokens: " + ", ".join(f"{v:,.1f}" for v in rows[-1][1:]) + " tok/s", flush=True)
     print()
     print(table(rows))
 
 
-def table(rows: list[tuple[int, float, float, float]]) -> str:
-    """The README's markdown table."""
+def table(rows: list[tuple[float, ...]]) -> str:
+    """The README's markdown table: (new tokens, cached, compiled, uncached, transformers) tokens/s per row."""
     lines = [
-        "| new tokens | gptlab cached tok/s | gptlab uncached tok/s | transformers generate() tok/s "
-        "| cached / uncached | cached / transformers |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| new tokens | gptlab cached | gptlab cached + compile | gptlab uncached | transformers generate() "
+        "| cached / uncached | cached / transformers | cached + compile / transformers |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for new, cached, uncached, hf in rows:
+    for new, cached, compiled, uncached, hf in rows:
         lines.append(
-            f"| {new} | {cached:,.1f} | {uncached:,.1f} | {hf:,.1f} | {cached / uncached:.1f}x | {cached / hf:.2f}x |"
+            f"| {new} | {cached:,.1f} | {compiled:,.1f} | {uncached:,.1f} | {hf:,.1f} | {cached / uncached:.1f}x "
+            f"| {cached / hf:.2f}x | {compiled / hf:.2f}x |"
         )
     return "\n".join(lines)
 

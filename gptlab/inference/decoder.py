@@ -32,10 +32,13 @@ class Decoder(Protocol):
 
 
 class CachedDecoder:
-    """A gptlab model decoding on a KV cache allocated once per batch size."""
+    """A gptlab model decoding on a KV cache allocated once per batch size. ``compile=True`` runs the
+    decode step through ``torch.compile`` (dynamic shapes: one compilation serves every cache length),
+    which fuses the step's small operations; the first step then takes a while to compile."""
 
-    def __init__(self, model: nn.Module, context: int | None = None):
+    def __init__(self, model: nn.Module, context: int | None = None, compile: bool = False):
         self.model = model.eval()
+        self.step_model = torch.compile(model, dynamic=True) if compile else model
         self.context = min(context or model.block_size, model.block_size)
         self.device = next(model.parameters()).device
         self.cache, self.rows = None, 0
@@ -57,7 +60,7 @@ class CachedDecoder:
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.model(ids, cache=self.cache).logits[:, -1]
+        return self.step_model(ids, cache=self.cache).logits[:, -1]
 
 
 class UncachedDecoder:
