@@ -34,7 +34,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--repeats", type=int, default=3, help="cached and transformers runs per cell; the fastest counts"
     )
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (default 1: batch-1 decoding gains little from more)"
+    )
     parser.add_argument("--no-uncached-above", type=int, default=0, help="skip uncached runs past this many tokens")
     parser.add_argument("--no-transformers", action="store_true")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile'd decode step")

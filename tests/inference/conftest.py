@@ -1,17 +1,10 @@
-"""Tiny models run faster on one thread than on several (no thread start-up and spinning)."""
+"""Fixtures of the inference tests: one torch thread (as the model tests), a tiny trained run, a tiny HF model."""
 
 from __future__ import annotations
 
 import pytest
-import torch
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from tests.model.conftest import _one_thread  # noqa: F401 - autouse fixture shared by name
 
 
 @pytest.fixture(scope="session")
