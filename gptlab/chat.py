@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-tokens", type=int, default=256)
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile a gptlab model's decode step (slow start)"
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a remote endpoint")
     return parser.parse_args(argv)
 
@@ -157,7 +160,9 @@ class ChatSession:
 
 
 def chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> None:
-    backend = open_backend(args.model, args.device, args.remote_model, args.api_key_env, args.timeout)
+    backend = open_backend(
+        args.model, args.device, args.remote_model, args.api_key_env, args.timeout, compile=args.compile
+    )
     session = ChatSession(backend, args, stdout)
     context = f", context {backend.context} tokens" if backend.context else ""
     session.say(f"gptlab-chat: {backend.name} ({backend.kind}{context}); {HELP}")

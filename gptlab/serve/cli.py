@@ -26,6 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile gptlab models' decode step (slow start)")
     parser.add_argument("--api-key-env", help="an environment variable holding the key clients must send")
     parser.add_argument("--remote-model", help="the model name at a remote --model URL (default: its first)")
     parser.add_argument("--remote-api-key-env", help="an environment variable holding a remote endpoint's key")
@@ -55,7 +56,7 @@ def build(args: argparse.Namespace):
             raise GptlabError(f"--api-key-env {args.api_key_env}: that environment variable is not set or empty.")
     names = args.name or [None] * len(args.model)
     backends = [
-        open_backend(spec, args.device, args.remote_model, args.remote_api_key_env, args.timeout, name)
+        open_backend(spec, args.device, args.remote_model, args.remote_api_key_env, args.timeout, name, args.compile)
         for spec, name in zip(args.model, names)
     ]
     limits = Limits(**{field: getattr(args, field) for field in Limits().__dict__})

@@ -25,7 +25,7 @@ class ModelPool:
 
     def listing(self) -> list[dict]:
         """``/v1/models``'s data: loaded models first, then the runs that can be loaded."""
-        entries = [self._entry(name, b.kind, b.context) for name, b in self.backends.items()]
+        entries = [self._entry(name, b.kind, b.context) for name, b in list(self.backends.items())]
         if self.runs_dir is not None:
             for path in runs.run_dirs(self.runs_dir):
                 name = runs.RUN_PREFIX + runs.run_id(self.runs_dir, path)

@@ -165,3 +165,15 @@ def test_api_key_guards_every_route_but_health(hf_folder, monkeypatch):
         good = openai.OpenAI(base_url=f"{url}/v1", api_key="s3cret", max_retries=0)
         assert good.chat.completions.create(model="tiny", messages=HI, max_tokens=2).choices
         assert httpx.get(f"{url}/?key=s3cret").status_code == 200
+
+
+def test_runs_api_lists_runs_tails_metrics_and_stays_inside_runs(server):
+    (run,) = httpx.get(f"{server}/api/runs").json()["runs"]
+    assert run["id"] == "tiny-chat" and run["status"] == "done" and run["chat"] and run["model"] == "run:tiny-chat"
+    assert run["choices"]["tokenizer"] == "byte" and run["step"] == 10 and run["val_bpb"] > 0
+    records = httpx.get(f"{server}/api/runs/metrics", params={"id": "tiny-chat"}).json()["records"]
+    assert [r["step"] for r in records][-1] == 10 and {"train_loss", "lr", "tokens_per_s"} <= set(records[0])
+    later = httpx.get(f"{server}/api/runs/metrics", params={"id": "tiny-chat", "after": 5}).json()["records"]
+    assert later and all(r["step"] > 5 for r in later)
+    for outside in ("..", "../..", "/etc"):
+        assert httpx.get(f"{server}/api/runs/metrics", params={"id": outside}).status_code == 404

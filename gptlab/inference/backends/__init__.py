@@ -20,7 +20,9 @@ def open_backend(
     api_key_env: Optional[str] = None,
     timeout: float = 60.0,
     name: Optional[str] = None,
+    compile: bool = False,
 ) -> Backend:
+    """The backend ``spec`` names; ``compile`` runs a gptlab model's decode step through torch.compile."""
     if spec.startswith(("http://", "https://")):
         from gptlab.inference.backends.remote import RemoteBackend
 
@@ -37,4 +39,4 @@ def open_backend(
         return HFBackend(path, device, name)
     from gptlab.inference.backends.local import GptlabBackend
 
-    return GptlabBackend(path, device, name)
+    return GptlabBackend(path, device, name, compile)

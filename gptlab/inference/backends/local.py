@@ -18,7 +18,7 @@ def single_token_ids(tokenizer, texts) -> set[int]:
 class GptlabBackend(LocalBackend):
     kind = "gptlab"
 
-    def __init__(self, path: str | Path, device: str = "auto", name: str | None = None):
+    def __init__(self, path: str | Path, device: str = "auto", name: str | None = None, compile: bool = False):
         import gptlab
         from gptlab.tokenizer.chat import ChatTemplate
 
@@ -27,7 +27,7 @@ class GptlabBackend(LocalBackend):
         self.template = ChatTemplate.from_tokenizer(self.tokenizer)
         stops = self.template.stop_tokens(self.tokenizer)
         end_ids = {self.tokenizer.eos_id} | single_token_ids(self.tokenizer, stops)
-        engine = Engine(CachedDecoder(run.model), self.tokenizer.decode, end_ids)
+        engine = Engine(CachedDecoder(run.model, compile=compile), self.tokenizer.decode, end_ids)
         super().__init__(name or str(path), engine, self.tokenizer.encode, stops)
 
     def render(self, messages: Messages) -> str:
