@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 
 from gptlab.errors import DataError, GptlabError
-from gptlab.inference.engine import Completion, PromptTooLong
+from gptlab.inference.engine import Completion, Delta, PromptTooLong
 from gptlab.serve import runs
 from gptlab.serve.models import ModelPool
 from gptlab.serve.openai_api import ApiError, ChatRequest, CompletionRequest, Limits, Shaper, parse, sse
@@ -185,9 +185,9 @@ async def stream_events(job: Job, shaper: Shaper, include_usage: bool, n: int):
                 text_part = [d for d in value if d.text]
                 ended = [d for d in value if d.finish_reason]
                 if text_part:
-                    yield sse(shaper.chunk([type(d)(d.index, d.text) for d in text_part]))
+                    yield sse(shaper.chunk([Delta(d.index, d.text) for d in text_part]))
                 if ended:
-                    yield sse(shaper.chunk([type(d)(d.index, "", d.finish_reason) for d in ended]))
+                    yield sse(shaper.chunk([Delta(d.index, "", d.finish_reason) for d in ended]))
             elif kind == "error":
                 yield sse(as_api_error(value).body())
                 break
