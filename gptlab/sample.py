@@ -7,10 +7,10 @@ from pathlib import Path
 
 from gptlab import registry
 from gptlab.config import prepare_registry
+from gptlab.device import resolve_device
 from gptlab.errors import GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.tokenizer import tokenizer_from_state
-from gptlab.train import resolve_device
 from gptlab.trainer import checkpoint
 
 
@@ -42,14 +42,14 @@ def sample(args: argparse.Namespace) -> list[str]:
     return sample_texts(
         model,
         tokenizer,
-        args.prompt,
-        args.num_samples,
-        args.max_new_tokens,
-        model_cfg["block_size"],
-        args.temperature,
-        args.top_k or None,
-        args.seed,
-        device,
+        prompt=args.prompt,
+        count=args.num_samples,
+        max_new_tokens=args.max_new_tokens,
+        block_size=model_cfg["block_size"],
+        temperature=args.temperature,
+        top_k=args.top_k or None,
+        seed=args.seed,
+        device=device,
     )
 
 
