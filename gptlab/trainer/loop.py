@@ -202,11 +202,11 @@ class Trainer:
             self.forward,
             self.val_tokens,
             self.token_bytes,
-            self.eval_block_size,
-            self.cfg.batch_size,
-            self.cfg.eval_batches,
-            self.device,
-            self.autocast,
+            block_size=self.eval_block_size,
+            batch_size=self.cfg.batch_size,
+            num_batches=self.cfg.eval_batches,
+            device=self.device,
+            autocast=self.autocast,
         )
 
     # ------------------------------------------------------------------------------- loop
