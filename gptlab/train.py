@@ -77,21 +77,7 @@ def train(
         parts = build_components(run, world)
         loggers = start_loggers(run, run_dir, job, world, parts, start.checkpoint)
         try:
-            trainer = Trainer(
-                cfg=run.trainer,
-                model=parts.model,
-                optimizer=parts.optimizer,
-                schedule_for=parts.schedule_for(run),
-                budget=parts.budget,
-                loader=parts.loader,
-                val_tokens=parts.splits.val_tokens,
-                token_bytes=torch.as_tensor(parts.tokenizer.token_byte_lengths()),
-                loggers=loggers,
-                run_dir=run_dir,
-                world=world,
-                extra_state={"config": run.plain, "tokenizer": parts.tokenizer.state()},
-                train_model=wrap_model(parts.model, world, run.trainer),
-            )
+            trainer = build_trainer(run, parts, loggers, run_dir, world)
             restore(trainer, start.checkpoint, run_dir)
             final = trainer.fit()
         except BaseException:
@@ -121,6 +107,25 @@ def world_for_job(run: ResolvedRun, job: JobIdentity) -> World:
     if world.device.type == "cuda":
         torch.cuda.set_device(world.device)
     return world
+
+
+def build_trainer(run: ResolvedRun, parts: RunComponents, loggers: SafeLoggers, run_dir: Path, world: World) -> Trainer:
+    """The training loop over the built components; checkpoints also hold the config and the tokenizer."""
+    return Trainer(
+        cfg=run.trainer,
+        model=parts.model,
+        optimizer=parts.optimizer,
+        schedule_for=parts.schedule_for(run),
+        budget=parts.budget,
+        loader=parts.loader,
+        val_tokens=parts.splits.val_tokens,
+        token_bytes=torch.as_tensor(parts.tokenizer.token_byte_lengths()),
+        loggers=loggers,
+        run_dir=run_dir,
+        world=world,
+        extra_state={"config": run.plain, "tokenizer": parts.tokenizer.state()},
+        train_model=wrap_model(parts.model, world, run.trainer),
+    )
 
 
 def claim(run: ResolvedRun, run_dir: Path, job: JobIdentity, world: World) -> Start:
