@@ -28,7 +28,7 @@ from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
-from gptlab.run.build import RunComponents, build_components
+from gptlab.run.build import RunComponents, build_components, load_pretrained
 from gptlab.run.lock import RunDirLock, RunDirLocked
 from gptlab.run.parallel import wrap_model
 from gptlab.run.resolved import ResolvedRun
@@ -53,7 +53,7 @@ def train(
     world: World | None = None,
     run_files: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """The whole run: resolve -> claim the run dir -> build -> restore -> fit -> finish.
+    """The whole run: resolve (and load a pretrained start) -> claim the run dir -> build -> restore -> fit -> finish.
 
     ``run_files`` (name -> config) are written into ``run_dir/.hydra/`` once the start is accepted,
     so a refused start rewrites nothing (default: ``config.yaml``). A multirun job (``job.num`` set)
@@ -66,6 +66,8 @@ def train(
         return dry_run(cfg, run, run_dir)
     job = job or JobIdentity()
     world = world or world_for_job(run, job)
+    torch.manual_seed(run.seed)
+    pretrained = load_pretrained(run)  # trainer.init_from: its architecture becomes run.model
     with RunDirLock(run_dir, enabled=world.is_main):
         start = claim(run, run_dir, job, world)
         if start.finished is not None:
@@ -73,8 +75,7 @@ def train(
         record_config(run_dir, run_files or {"config.yaml": cfg}, world)
         if run.trainer.threads:
             torch.set_num_threads(run.trainer.threads)
-        torch.manual_seed(run.seed)
-        parts = build_components(run, world)
+        parts = build_components(run, world, pretrained)
         loggers = start_loggers(run, run_dir, job, world, parts, start.checkpoint)
         try:
             trainer = build_trainer(run, parts, loggers, run_dir, world)
