@@ -55,8 +55,8 @@ def train(
 ) -> dict[str, float]:
     """The whole run: resolve (and load a pretrained start) -> claim the run dir -> build -> restore -> fit -> finish.
 
-    ``run_files`` (name -> config) are written into ``run_dir/.hydra/`` once the start is accepted,
-    so a refused start rewrites nothing (default: ``config.yaml``). A multirun job (``job.num`` set)
+    ``run_files`` (name -> config) are written into ``run_dir/.hydra/`` once everything is built and
+    restored, so a refused or failed start rewrites nothing there (default: ``config.yaml``). A multirun job (``job.num`` set)
     skips itself if its run dir holds the same config finished, resumes a checkpoint left there,
     uses its GPU from the pool and writes ``status.json``. Returns the last evaluation's metrics;
     raises :class:`Stopped` when a signal stopped it (after saving).
@@ -72,7 +72,6 @@ def train(
         start = claim(run, run_dir, job, world)
         if start.finished is not None:
             return start.finished
-        record_config(run_dir, run_files or {"config.yaml": cfg}, world)
         if run.trainer.threads:
             torch.set_num_threads(run.trainer.threads)
         parts = build_components(run, world, pretrained)
@@ -80,6 +79,7 @@ def train(
         try:
             trainer = build_trainer(run, parts, loggers, run_dir, world)
             restore(trainer, start.checkpoint, run_dir)
+            record_config(run_dir, run_files or {"config.yaml": cfg}, world)  # the start is accepted
             final = trainer.fit()
         except BaseException:
             loggers.finish(exit_code=1)
