@@ -8,6 +8,8 @@ other devices report nothing and are not checked. Above the free memory the run 
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from gptlab import registry
@@ -38,27 +40,25 @@ def available_bytes(device: torch.device) -> int | None:
             return None
 
 
-def estimated_bytes(typed: dict, vocab_size: int) -> int:
-    """The dry run's estimate of training memory for the run's model, batch size and dtype; the model is
+def estimated_bytes(model_cfg: Any, trainer_cfg: Any, vocab_size: int) -> int:
+    """The dry run's estimate of training memory for the model, batch size and dtype; the model is
     built on the meta device (shapes only: no memory, no initialization)."""
     with torch.device("meta"):
-        model = registry.build("model", typed["model"], vocab_size=vocab_size)
-    trainer = typed["trainer"]
-    return counting.training_memory_bytes(model, trainer.batch_size, ACTIVATION_BYTES[trainer.dtype])
+        model = registry.build("model", model_cfg, vocab_size=vocab_size)
+    return counting.training_memory_bytes(model, trainer_cfg.batch_size, ACTIVATION_BYTES[trainer_cfg.dtype])
 
 
-def check_fits(typed: dict, vocab_size: int, device: torch.device, refuse: bool = True) -> str:
+def check_fits(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: torch.device, refuse: bool = True) -> str:
     """Compare the estimate with the free memory of ``device``: refuse (or, with ``refuse=False``, warn)
     above it, warn near it. Returns the one-line comparison."""
-    needed, free = estimated_bytes(typed, vocab_size), available_bytes(device)
+    needed, free = estimated_bytes(model_cfg, trainer_cfg, vocab_size), available_bytes(device)
     if free is None:
         return f"memory: ~{human_bytes(needed)} to train; {device.type} reports no free memory to compare"
     line = f"memory: ~{human_bytes(needed)} to train, {human_bytes(free)} free on {device.type}"
-    cfg, trainer = typed["model"], typed["trainer"]
     what = (
-        f"The estimated training memory of model {cfg.name} (~{human_bytes(needed)}: weights, gradients, AdamW "
-        f"state and the activations of one batch of trainer.batch_size={trainer.batch_size} x "
-        f"model.block_size={getattr(cfg, 'block_size', '?')}) "
+        f"The estimated training memory of model {model_cfg.name} (~{human_bytes(needed)}: weights, gradients, "
+        f"AdamW state and the activations of one batch of trainer.batch_size={trainer_cfg.batch_size} x "
+        f"model.block_size={getattr(model_cfg, 'block_size', '?')}) "
     )
     if needed > free and refuse:
         raise ConfigError(

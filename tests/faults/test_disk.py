@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from gptlab import disk
-from gptlab.data.cache import load_or_build
+from gptlab.data.prepare import load_or_build
 from gptlab.data.text import TextConfig, TextFiles
 from gptlab.tokenizer.char import CharTokenizer, CharTokenizerConfig
 from gptlab.trainer import checkpoint
