@@ -15,7 +15,6 @@ import tomllib
 
 import pytest
 
-from gptlab.sweep import summary
 from tests.helpers import REPO
 
 pytestmark = pytest.mark.slow
@@ -84,7 +83,6 @@ def small(command: str) -> list[str]:
 
 def run(command: str, number: int) -> int:
     """Run one README command in this process; returns its exit code."""
-    summary.failed.clear()  # the failed jobs of an earlier sweep in this process
     if " -m " in f" {command} " and "hydra.sweep.dir" not in command:
         # the default sweep dir is named after the second it starts in: commands run here start within one
         command = f"{command} hydra.sweep.dir=outputs/multirun/readme-{number}"
