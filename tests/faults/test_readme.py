@@ -32,6 +32,10 @@ NOT_RUN = {  # command start -> why a test does not run it
     "gptlab-train tokenizer=hf tokenizer.path=models/x": "the user's own tokenizer file",
     "gptlab-prepare data=jsonl 'data.path=corpus/": "the user's own corpus files",
     "gptlab-train trainer.init_from=hf:/models/tiny-llama": "the user's own Hugging Face model folder",
+    "gptlab-chat --model outputs/my-run": "an interactive session on the terminal",
+    "gptlab-chat --model ~/models/": "the user's own model folder, interactive",
+    "gptlab-chat --model https://api.openai.com": "needs an OpenAI API key and the network",
+    "gptlab-serve ": "a server that runs until stopped, with the user's own model folder",
 }
 SMALL = {  # replaces the key's value in a command, or is appended
     "trainer.max_steps": "4",
