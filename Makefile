@@ -49,8 +49,14 @@ bench-attention: install ## the attention kernels' speed, alone and in a gpt2_sm
 bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare (ARGS="--tokenizer bpe --step-ms 100")
 	$(BIN)/python -m gptlab.bench.data_pipeline --data $(TINYSHAKESPEARE) $(ARGS)
 
+bench-gpu: install ## gpt2_small training speed through the Trainer (needs CUDA; ARGS="--nanogpt PATH/model.py --nproc 1 2")
+	$(BIN)/python -m gptlab.bench.gpu $(ARGS)
+
+test-gpu: install ## the GPU-only tests (kernels agree, compile, bf16/fp8 training, 2-GPU DDP); needs CUDA
+	$(BIN)/pytest -q tests/gpu $(ARGS)
+
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention clean
+.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention bench-gpu test-gpu clean

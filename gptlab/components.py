@@ -5,6 +5,8 @@ import gptlab.data.jsonl  # noqa: F401
 import gptlab.data.qa  # noqa: F401
 import gptlab.data.shakespeare  # noqa: F401
 import gptlab.data.text  # noqa: F401
+import gptlab.distributed.compile  # noqa: F401
+import gptlab.distributed.strategy  # noqa: F401
 import gptlab.logger.jsonl  # noqa: F401
 import gptlab.logger.none  # noqa: F401
 import gptlab.logger.wandb  # noqa: F401

@@ -21,7 +21,9 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from gptlab import registry
 from gptlab.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "conf"  # inside the package, so a wheel carries it; conf/ at the top links here
+CONFIG_DIR = (
+    Path(__file__).resolve().parent / "conf"
+)  # inside the package, so a wheel carries it; conf/ at the top links here
 CONFIG_NAME = "config"
 PLUGIN_ENV = "GPTLAB_PLUGINS"
 PLUGIN_ENTRY_POINT_GROUP = "gptlab.plugins"

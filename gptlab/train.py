@@ -24,6 +24,8 @@ from gptlab import registry
 from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry, resolve
 from gptlab.data.cache import load_or_build
 from gptlab.data.loader import RandomWindowLoader
+from gptlab.distributed.launch import share_start_time
+from gptlab.distributed.parallelize import parallelize
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
@@ -36,6 +38,7 @@ from gptlab.trainer import checkpoint
 from gptlab.trainer.budget import resolve_budget
 from gptlab.trainer.loop import Trainer
 from gptlab.trainer.stages import token_segments
+from gptlab.world import World
 
 SAMPLES_FILE = "samples.txt"
 DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
@@ -69,7 +72,8 @@ def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
     with torch.device("meta"):  # shapes only: no memory, no initialization
         model = registry.build("model", typed["model"], vocab_size=vocab)
     trainer_cfg = typed["trainer"]
-    activation_bytes = 4 if trainer_cfg.dtype == "float32" else 2
+    full = trainer_cfg.dtype == "float32" or trainer_cfg.dtype == "auto" and not torch.cuda.is_available()
+    activation_bytes = 4 if full else 2
     print(OmegaConf.to_yaml(cfg, resolve=True))
     print(
         f"dry run: model {typed['model'].name}, vocab {vocab} | {counting.summary(model, trainer_cfg.batch_size, activation_bytes)}"
@@ -107,6 +111,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     if in_sweep and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", gpu_for_job(job.num, sweep_cfg.gpus or visible_gpus(), sweep_cfg.jobs_per_gpu))
         torch.cuda.set_device(device)
+    world = World.from_env(device)  # torchrun: this rank's GPU and the process group
+    device = world.device
     if trainer_cfg.threads:
         torch.set_num_threads(trainer_cfg.threads)
     if last.exists() and not trainer_cfg.resume:
@@ -129,7 +135,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     tokenizer = splits.tokenizer
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
     flops_per_token = model.flops_per_token()
-    print(
+    say = print if world.is_main else _silent
+    say(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
         f"({model.num_parameters(non_embedding=True):,} non-embedding), {flops_per_token:,} training FLOPs "
         f"per token | data: {source.describe()}, {splits.num_tokens('train'):,} train / "
@@ -137,12 +144,13 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     )
     if typed["data"].doc_mask:
         check_document_masking(model, typed["model"])
+    stats = {"parameters": model.num_parameters(), "flops_per_token": flops_per_token}
+    prepared = parallelize(model, trainer_cfg, world)  # fp8, checkpointing, compile, DDP/FSDP: before the optimizer
+    say(prepared.describe())
     optimizer = registry.build("optimizer", typed["optimizer"], model)
     segments = token_segments(trainer_cfg.stages, block_size, trainer_cfg.batch_size, trainer_cfg.grad_accum_steps)
-    budget = resolve_budget(
-        trainer_cfg.budget, trainer_cfg.max_steps, segments, model.num_parameters(), flops_per_token
-    )
-    print(budget.describe())
+    budget = resolve_budget(trainer_cfg.budget, trainer_cfg.max_steps, segments, stats["parameters"], flops_per_token)
+    say(budget.describe())
     data_cfg = typed["data"]
     loader = RandomWindowLoader(
         splits.train,
@@ -152,12 +160,13 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         device,
         doc_starts=data_cfg.doc_starts,
         doc_mask=data_cfg.doc_mask,
+        rank=world.rank,
+        world_size=world.world_size,
     )
 
     resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
     if trainer_cfg.resume and resumed is None:
-        print(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
-    stats = {"parameters": model.num_parameters(), "flops_per_token": flops_per_token}
+        say(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
     if in_sweep:
         if resumed:
             check_same_config(run_dir, resumed["config"], digest)
@@ -172,11 +181,11 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         job.tags,
         job.meta,
     )
-    loggers = SafeLoggers(registry.build("logger", typed["logger"], run))
+    loggers = SafeLoggers(registry.build("logger", typed["logger"], run) if world.is_main else [])
     try:
         trainer = Trainer(
             trainer_cfg,
-            model,
+            prepared,
             optimizer,
             lambda max_steps: registry.build("schedule", typed["schedule"], max_steps),
             budget,
@@ -185,12 +194,11 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
             torch.as_tensor(tokenizer.token_byte_lengths()),
             loggers,
             run_dir,
-            device,
             extra_state={"config": plain_config, "tokenizer": tokenizer.state()},
         )
         if resumed:
             trainer.load_state_dict(resumed)
-            print(f"resumed from {last} at step {trainer.state.step}")
+            say(f"resumed from {last} at step {trainer.state.step}")
         final = trainer.fit()
     except BaseException:
         loggers.finish(exit_code=1)
@@ -200,7 +208,7 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         write_status(
             run_dir, status="done" if trainer.state.step == trainer.state.max_steps else "stopped", metrics=final
         )
-    if trainer.state.step == trainer.state.max_steps and trainer_cfg.samples:
+    if trainer.state.step == trainer.state.max_steps and trainer_cfg.samples and world.is_main:
         texts = sample_texts(
             model,
             tokenizer,
@@ -217,6 +225,10 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         (run_dir / SAMPLES_FILE).write_text(separator.join(texts), encoding="utf-8")
         print(f"samples (also in {run_dir / SAMPLES_FILE}):{separator}{separator.join(texts)}")
     return final
+
+
+def _silent(*args, **kwargs) -> None:
+    """print on ranks other than 0."""
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
@@ -331,7 +343,12 @@ def main() -> None:
     except GptlabError as error:
         report(error)
         raise SystemExit(2) from None
-    hydra_main()
+    share_start_time()  # torchrun: one run dir for every rank
+    try:
+        hydra_main()
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     if summary.failed:
         print(f"{len(summary.failed)} job(s) failed: {', '.join(summary.failed)}", file=sys.stderr)
         raise SystemExit(1)

@@ -96,7 +96,7 @@ def test_issue_keys_exist():
         (["optimizer.lr=-0.1"], "optimizer.lr=-0.1 must be > 0"),
         (["model.norm=batchnorm"], "Valid norm names: layernorm"),
         (["optimizer.name=adamx"], "Did you mean 'adamw'"),
-        (["trainer.dtype=float8"], "trainer.dtype='float8' is not one of float32, bfloat16, float16"),
+        (["trainer.dtype=float8"], "trainer.dtype='float8' is not one of auto, float32, bfloat16, float16"),
         (["schedule.warmup_steps=5000"], "schedule.warmup_steps=5000 is not shorter than trainer.max_steps=1100"),
         (["schedule=wsd", "schedule.decay_fraction=0"], "schedule.decay_fraction=0.0 must lie in (0, 1]"),
         (["data.val_fraction=1.5"], "data.val_fraction=1.5 must lie strictly between 0 and 1"),

@@ -2,6 +2,10 @@
 
 Bits per byte = total negative log-likelihood in bits / UTF-8 bytes of the evaluated target
 tokens, so models with different tokenizers compare on the same scale.
+
+With several ranks, each evaluates its share of every batch of ``batch_size * world_size``
+windows and the sums are added over the ranks: the same windows, and the same result, as one
+process with the global batch.
 """
 
 from __future__ import annotations
@@ -27,19 +31,22 @@ def evaluate(
     num_batches: int,
     device: torch.device,
     autocast: AbstractContextManager,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> dict[str, float]:
     was_training = model.training
     model.eval()
-    nats = torch.zeros((), dtype=torch.float64)
-    count = byte_count = 0
-    for x, y in evaluation_batches(tokens, block_size, batch_size, num_batches):
-        x, y = x.to(device), y.to(device)
+    sums = torch.zeros(3, dtype=torch.float64)  # nats, tokens, bytes
+    for x, y in evaluation_batches(tokens, block_size, batch_size * world_size, num_batches):
+        x, y = x[rank::world_size].to(device), y[rank::world_size].to(device)
         with autocast:
             logits = model(x).logits  # the plain next-token loss, without the model's auxiliary terms
-        nats += next_token_loss(logits, y, reduction="sum").double().cpu()
         kept = y[y != IGNORE_INDEX].cpu()
-        count += kept.numel()
-        byte_count += int(token_bytes[kept].sum())
+        nats = next_token_loss(logits, y, reduction="sum").double().cpu()
+        sums += torch.stack([nats, torch.tensor(kept.numel()), token_bytes[kept].sum()]).double()
+    if world_size > 1:
+        sums = sums.to(device)
+        torch.distributed.all_reduce(sums)
     model.train(was_training)
-    total = nats.item()
+    total, count, byte_count = sums.tolist()
     return {"val_loss": total / count, "val_bpb": total / math.log(2) / max(1, byte_count)}

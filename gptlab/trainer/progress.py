@@ -1,4 +1,4 @@
-"""The console view of a training: a rich progress bar (step, loss, tokens/s, ETA) and event lines."""
+"""The console view of a training: a rich progress bar (step, loss, speed, ETA) and event lines."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ class TrainingProgress:
             MofNCompleteColumn(),
             BarColumn(),
             TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tokens_per_s]} tok/s"),
+            TextColumn("{task.fields[speed]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
             disable=not enabled or not self.console.is_terminal,
         )
-        self.task = self.bar.add_task("train", total=total_steps, completed=start_step, loss="-", tokens_per_s="-")
+        self.task = self.bar.add_task("train", total=total_steps, completed=start_step, loss="-", speed="-")
 
     def __enter__(self) -> TrainingProgress:
         self.bar.start()
@@ -30,12 +30,13 @@ class TrainingProgress:
     def __exit__(self, *exc) -> None:
         self.bar.stop()
 
-    def update(self, step: int, loss: float | None = None, tokens_per_s: float | None = None) -> None:
+    def update(self, step: int, loss: float | None = None, speed: str | None = None) -> None:
+        """``speed``: tokens/s, step time, MFU and memory as gptlab.trainer.speed.describe writes them."""
         fields = {}
         if loss is not None:
             fields["loss"] = f"{loss:.4f}"
-        if tokens_per_s is not None:
-            fields["tokens_per_s"] = f"{tokens_per_s:,.0f}"
+        if speed is not None:
+            fields["speed"] = speed
         self.bar.update(self.task, completed=step, **fields)
 
     def set_total(self, total_steps: int) -> None:
