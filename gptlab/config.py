@@ -209,6 +209,9 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
             f"trainer.max_steps={trainer.max_steps}; use warmup_steps < max_steps."
         )
     check_stages(trainer.stages, typed["model"].block_size)
+    check_runs_here = getattr(typed["model"], "check_runs_here", None)
+    if check_runs_here is not None:  # training uses the kernel it names; only loading a saved model falls back
+        check_runs_here()
     typed["trainer"] = trainer
     typed["sweep"] = typed_node("sweep", SweepConfig, cfg.sweep)
     return typed

@@ -1,7 +1,8 @@
 """Validation loss and bits per byte on a fixed set of validation windows.
 
-Bits per byte = total negative log-likelihood in bits / UTF-8 bytes of the evaluated target
-tokens, so models with different tokenizers compare on the same scale.
+Bits per byte = negative log-likelihood in bits / UTF-8 bytes, over the target tokens that stand for
+text, so models with different tokenizers compare on the same scale. Special-token targets (EOS, BOS:
+0 bytes) are left out of both sums, as nanochat counts them; the loss keeps every target.
 
 With several ranks, each evaluates its share of every batch of ``batch_size * world_size``
 windows and the sums are added over the ranks: the same windows, and the same result, as one
@@ -36,17 +37,20 @@ def evaluate(
 ) -> dict[str, float]:
     was_training = model.training
     model.eval()
-    sums = torch.zeros(3, dtype=torch.float64)  # nats, tokens, bytes
+    precise = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+    sums = torch.zeros(4, dtype=precise, device=device)  # nats, text nats, targets, bytes
+    token_bytes = token_bytes.to(device)
     for x, y in evaluation_batches(tokens, block_size, batch_size * world_size, num_batches):
         x, y = x[rank::world_size].to(device), y[rank::world_size].to(device)
         with autocast:
             logits = model(x).logits  # the plain next-token loss, without the model's auxiliary terms
-        kept = y[y != IGNORE_INDEX].cpu()
-        nats = next_token_loss(logits, y, reduction="sum").double().cpu()
-        sums += torch.stack([nats, torch.tensor(kept.numel()), token_bytes[kept].sum()]).double()
+        losses = next_token_loss(logits, y, reduction="none").view_as(y).to(precise)
+        kept = y != IGNORE_INDEX
+        target_bytes = torch.where(kept, token_bytes[y.clamp(min=0)], 0)
+        text_nats = losses[target_bytes > 0].sum()  # special tokens (0 bytes) count in neither sum
+        sums += torch.stack([losses.sum(), text_nats, kept.sum().to(precise), target_bytes.sum().to(precise)])
     if world_size > 1:
-        sums = sums.to(device)
         torch.distributed.all_reduce(sums)
     model.train(was_training)
-    total, count, byte_count = sums.tolist()
-    return {"val_loss": total / count, "val_bpb": total / math.log(2) / max(1, byte_count)}
+    nats, text_nats, count, byte_count = sums.tolist()
+    return {"val_loss": nats / count, "val_bpb": text_nats / math.log(2) / max(1, byte_count)}
