@@ -140,6 +140,7 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
     from gptlab.config import compose_config, prepare_registry, resolve
     from gptlab.data.cache import Shard
     from gptlab.data.loader import RandomWindowLoader
+    from gptlab.distributed.launch import join_process_group
     from gptlab.distributed.parallelize import parallelize
     from gptlab.logger import SafeLoggers
     from gptlab.model import counting
@@ -151,7 +152,10 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
     prepare_registry()
     typed = resolve(compose_config(overrides_for(row, args)))
     trainer_cfg, model_cfg = typed["trainer"], typed["model"]
-    world = World.from_env(torch.device("cuda"))
+    world = World.from_env("cuda")
+    if world.world_size > 1:
+        join_process_group()
+    torch.cuda.set_device(world.device)
     torch.manual_seed(0)
     flops_per_token = counting.flops_per_token(model_cfg, VOCAB)  # the same shape for nanoGPT's model
     with world.device:
@@ -178,16 +182,16 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
     )
     collector = Collector()
     trainer = Trainer(
-        trainer_cfg,
-        prepared,
-        optimizer,
-        lambda max_steps: registry.build("schedule", typed["schedule"], max_steps),
-        budget,
-        loader,
-        [tokens[:100_000]],
-        torch.ones(VOCAB, dtype=torch.long),
-        SafeLoggers([collector] if world.is_main else []),
-        run_dir,
+        cfg=trainer_cfg,
+        prepared=prepared,
+        optimizer=optimizer,
+        schedule_for=lambda max_steps: registry.build("schedule", typed["schedule"], max_steps),
+        budget=budget,
+        loader=loader,
+        val_tokens=[tokens[:100_000]],
+        token_bytes=torch.ones(VOCAB, dtype=torch.long),
+        loggers=SafeLoggers([collector] if world.is_main else []),
+        run_dir=run_dir,
         extra_state={},
     )
     return trainer, collector

@@ -33,7 +33,7 @@ class PreparedModel:
 
     def describe(self) -> str:
         strategy = type(self.strategy).__name__
-        where = f"{self.world.world_size} processes ({strategy})" if self.world.distributed else "one process"
+        where = f"{self.world.world_size} processes ({strategy})" if self.world.world_size > 1 else "one process"
         dtype = str(self.dtype).removeprefix("torch.")
         fp8 = f", float8 in {self.fp8_layers} linear layers" if self.fp8_layers else ""
         return f"fast path: {dtype} autocast{fp8}, compile={self.compile}, {where}"

@@ -114,15 +114,15 @@ def strategy_choice(name: str, world: World) -> str:
     """The registered strategy for ``trainer.strategy``: ``auto`` is ``ddp`` with several processes,
     else ``none``. A data-parallel strategy needs torchrun's several processes."""
     if name == "auto":
-        return "ddp" if world.distributed else "none"
+        return "ddp" if world.world_size > 1 else "none"
     lookup("strategy", name, key="trainer.strategy")
-    if name != "none" and not world.distributed:
+    if name != "none" and not world.world_size > 1:
         raise ConfigError(
             f"trainer.strategy={name} spreads training over several processes, but this is one process. Start it "
             f"with torchrun, e.g. `torchrun --nproc_per_node=2 -m gptlab.train trainer.strategy={name}`, or use "
             f"trainer.strategy=auto."
         )
-    if name == "none" and world.distributed:
+    if name == "none" and world.world_size > 1:
         raise ConfigError(
             f"trainer.strategy=none but torchrun started {world.world_size} processes; use trainer.strategy=auto, ddp or fsdp."
         )

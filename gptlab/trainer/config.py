@@ -11,11 +11,13 @@ from gptlab.errors import ConfigError
 from gptlab.registry import lookup
 from gptlab.trainer.budget import BudgetConfig
 from gptlab.trainer.stages import StageConfig
+from gptlab.trainer.stop import signal_number
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ON_NONFINITE = ("stop", "skip")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+STOP_SIGNALS = ("SIGTERM", "SIGUSR1", "SIGUSR2")  # schedulers' warnings before a kill (SIGUSR2: submitit's)
 
 
 @dataclass
@@ -44,6 +46,7 @@ class TrainerConfig:
     strategy: str = "auto"  # none | ddp | fsdp (several processes, torchrun); auto: ddp when world size > 1
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
+    stop_signals: list[str] = field(default_factory=lambda: list(STOP_SIGNALS))  # save, then exit 128 + signal
     on_nonfinite: str = "stop"  # stop | skip: what a non-finite loss or gradient does
     max_skipped_steps: int = 10  # with skip: stop after this many skipped steps in a row
     dry_run: bool = False  # build the model on the meta device, print its size, FLOPs and memory; read no data
@@ -80,6 +83,11 @@ class TrainerConfig:
             raise ConfigError(f"trainer.on_nonfinite='{self.on_nonfinite}' is not one of {', '.join(ON_NONFINITE)}.")
         if self.samples < 0 or self.sample_tokens < 0 or self.threads < 0:
             raise ConfigError("trainer.samples, trainer.sample_tokens and trainer.threads must be >= 0.")
+        for name in self.stop_signals:
+            try:
+                signal_number(name)
+            except ValueError as error:
+                raise ConfigError(f"trainer.stop_signals: {error}.") from None
         if self.sample_temperature <= 0:
             raise ConfigError(f"trainer.sample_temperature={self.sample_temperature} must be > 0.")
 

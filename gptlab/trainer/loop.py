@@ -13,7 +13,6 @@ read the flag every step (one small host sync) and stop at once, as before.
 from __future__ import annotations
 
 import math
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from gptlab.trainer.evaluate import evaluate
 from gptlab.trainer.progress import TrainingProgress
 from gptlab.trainer.speed import SpeedMeter, describe, synchronize
 from gptlab.trainer.stages import shape_at
+from gptlab.trainer.stop import StopRequest
 
 TIME_CALIBRATION_STEPS = 10  # a time budget measures this many steps before fixing the step count
 
@@ -67,26 +67,6 @@ class Divergence(GptlabError):
     """The loss or the gradient stopped being finite."""
 
 
-class StopRequest:
-    """Turns the first Ctrl-C into a request to stop at the next step boundary (after saving)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> StopRequest:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:  # a second Ctrl-C stops at once; the last checkpoint stays intact
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGINT, self._previous)
-
-
 class NonfiniteSteps:
     """Device-side record of steps whose loss or gradient was not finite: how many, the longest
     run in a row, and the first one's step, loss and gradient norm (read at log steps only)."""
@@ -112,8 +92,13 @@ class NonfiniteSteps:
 
 
 class Trainer:
+    """Trains ``prepared.model`` to the budget's end through ``prepared.forward`` (the model compiled
+    and/or wrapped by a data-parallel strategy: ``gptlab/distributed/``). Only the main process of
+    ``prepared.world`` writes checkpoints, logs and prints; every process joins in saving and evaluating."""
+
     def __init__(
         self,
+        *,
         cfg: TrainerConfig,
         prepared: PreparedModel,
         optimizer: torch.optim.Optimizer,
@@ -133,6 +118,9 @@ class Trainer:
         self.loader, self.val_tokens, self.token_bytes = loader, val_tokens, token_bytes
         self.loggers, self.run_dir = loggers, run_dir
         self.extra_state = extra_state  # saved verbatim in every checkpoint (config, tokenizer)
+        self.stop_reason: str | None = None  # why fit() ended before the budget's end
+        self.then: Callable[[], None] | None = None  # a scheduler's signal handler to run once wound up
+        self.stop_signal: int | None = None
         self.eval_block_size = loader.block_size  # the model's context; stages may train on shorter ones
         # a time budget starts with trainer.max_steps as a placeholder until the speed is measured
         self.state = TrainState(max_steps=budget.steps or cfg.max_steps)
@@ -191,18 +179,20 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.loader.load_state_dict(state["loader"])
         checkpoint.restore_rng_states(state["rng"])
+        measured = self.budget.seconds is not None and state["step"] >= TIME_CALIBRATION_STEPS
         self.state = TrainState(
-            state["step"],
-            state["tokens_seen"],
-            state["best_val_loss"],
-            state.get("max_steps", self.state.max_steps),
-            state.get("train_seconds", 0.0),
-            state.get("skipped_steps", 0),
+            step=state["step"],
+            tokens_seen=state["tokens_seen"],
+            best_val_loss=state["best_val_loss"],
+            # the budget of this start (trainer.max_steps may grow on resume); a time budget keeps what it measured
+            max_steps=state.get("max_steps", self.state.max_steps) if measured else self.state.max_steps,
+            train_seconds=state.get("train_seconds", 0.0),
+            skipped_steps=state.get("skipped_steps", 0),
         )
         self.reported_skips = 0
-        if self.budget.steps is None:  # a time budget measured before the interruption
+        if measured:
             self.budget.steps = self.state.max_steps
-        self.schedule = self.schedule_for(self.state.max_steps)
+        self.schedule = self.schedule_for(self.state.max_steps)  # spans the new length: see README, Resume
 
     def save(self, which: str) -> None:
         state = self.state_dict()
@@ -244,7 +234,7 @@ class Trainer:
         if hasattr(grad_norm, "full_tensor"):  # FSDP: a sharded DTensor
             grad_norm = grad_norm.full_tensor()
         finite = torch.isfinite(total) & torch.isfinite(grad_norm)
-        if self.world.distributed:  # every rank takes the same decision
+        if self.world.world_size > 1:  # every rank takes the same decision
             finite = finite.int()
             torch.distributed.all_reduce(finite, op=torch.distributed.ReduceOp.MIN)
             finite = finite.bool()
@@ -335,7 +325,8 @@ class Trainer:
         self.model.train()
         meter.restart()
         timed = self.budget.seconds is not None  # a time budget follows the GPU's clock every step
-        with StopRequest() as stop, TrainingProgress(state.max_steps, state.step, cfg.progress and main) as progress:
+        show = cfg.progress and main
+        with StopRequest(cfg.stop_signals) as stop, TrainingProgress(state.max_steps, state.step, show) as progress:
             while (
                 state.step < min(cfg.stop_at_step or state.max_steps, state.max_steps)
                 and not stop.requested
@@ -376,11 +367,11 @@ class Trainer:
                 if is_eval:
                     final = self.evaluate()
                     record.update(final)
-                    if main:
-                        progress.print(
-                            f"step {step:>6}/{state.max_steps} | train loss {loss_value:.4f} | val loss "
-                            f"{final['val_loss']:.4f} | val bpb {final['val_bpb']:.4f} | {describe(speed, cfg.fp8)}"
-                        )
+                    self.print(
+                        progress,
+                        f"step {step:>6}/{state.max_steps} | train loss {loss_value:.4f} | val loss "
+                        f"{final['val_loss']:.4f} | val bpb {final['val_bpb']:.4f} | {describe(speed, cfg.fp8)}",
+                    )
                     if final["val_loss"] < state.best_val_loss:
                         state.best_val_loss = final["val_loss"]
                         self.save(checkpoint.BEST)
@@ -392,15 +383,16 @@ class Trainer:
             if state.step < state.max_steps:
                 self.check_nonfinite()
                 self.save(checkpoint.LAST)
-                reason = "Ctrl-C" if stop.requested else f"trainer.stop_at_step={cfg.stop_at_step}"
-                if cfg.stop_at_target and state.target_step:
-                    reason = f"trainer.stop_at_target: val loss <= {cfg.target_val_loss}"
-                if main:
-                    progress.print(
-                        f"stopped at step {state.step} ({reason}); continue with trainer.resume=true "
-                        f"hydra.run.dir={self.run_dir}"
-                    )
+                self.stop_reason = stop.reason if stop.requested else f"trainer.stop_at_step={cfg.stop_at_step}"
+                if cfg.stop_at_target and state.target_step and not stop.requested:
+                    self.stop_reason = f"trainer.stop_at_target: val loss <= {cfg.target_val_loss}"
+                self.stop_signal, self.then = stop.signum, stop.chained_handler()
+                self.print(progress, f"stopped at step {state.step} ({self.stop_reason}); checkpoint saved")
         return final
+
+    def print(self, progress: TrainingProgress, message: str) -> None:
+        if self.world.is_main:
+            progress.print(message)
 
     def check_target(self, val_loss: float, progress: TrainingProgress) -> dict[str, float]:
         """The first time the val loss reaches trainer.target_val_loss: say at which step and second."""
@@ -409,16 +401,16 @@ class Trainer:
             return {}
         state.target_step = state.step
         seconds = time.time() - process_start_time()
-        if self.world.is_main:
-            progress.print(
-                f"target reached: val loss {val_loss:.4f} <= {target} at step {state.step}, "
-                f"{seconds:.1f} s after the command started ({state.train_seconds:.1f} s of training steps)"
-            )
+        self.print(
+            progress,
+            f"target reached: val loss {val_loss:.4f} <= {target} at step {state.step}, "
+            f"{seconds:.1f} s after the command started ({state.train_seconds:.1f} s of training steps)",
+        )
         return {"target_step": state.step, "target_seconds": seconds}
 
     def global_mean(self, value: torch.Tensor) -> float:
         """The mean of a per-rank scalar over the ranks (a log step: every rank is here)."""
-        if self.world.distributed:
+        if self.world.world_size > 1:
             value = value.detach().clone()
             torch.distributed.all_reduce(value)  # a sum: gloo has no average
             value /= self.world.world_size
@@ -433,9 +425,10 @@ class Trainer:
             self.budget.steps = state.max_steps
             self.schedule = self.schedule_for(state.max_steps)
             progress.set_total(state.max_steps)
-            progress.print(
+            self.print(
+                progress,
                 f"time budget: {seconds_per_step * 1000:.1f} ms/step -> {state.max_steps:,} steps "
-                f"({state.max_steps * self.tokens_per_step * self.world.world_size:,} tokens) in {seconds / 60:g} minutes"
+                f"({state.max_steps * self.tokens_per_step * self.world.world_size:,} tokens) in {seconds / 60:g} minutes",
             )
         elif state.train_seconds >= seconds and state.step < state.max_steps:
             state.max_steps = self.budget.steps = state.step  # out of time: this step is the last (final eval)
