@@ -71,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--strategy", nargs="+", default=["ddp"], help="trainer.strategy with --nproc > 1")
     parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of the first row")
     parser.add_argument("--json", help="append every row as a JSON line to this file")
+    parser.add_argument("--device", default="cuda", help="cuda; cpu only to smoke-test the bench itself")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one row, inside torchrun; JSON row to this file
     return parser.parse_args(argv)
 
@@ -89,7 +90,7 @@ class NanoGPT(nn.Module):
     def forward(self, idx, targets=None):
         from gptlab.model.output import ModelOutput
 
-        logits, loss = self.gpt(idx, targets)
+        logits, loss = self.gpt(idx, None if targets is None else targets.contiguous())  # it views targets
         return ModelOutput(logits, loss)
 
 
@@ -124,7 +125,8 @@ def overrides_for(row: Row, args: argparse.Namespace) -> list[str]:
         "trainer.eval_batches=1",
         "trainer.progress=false",
         "trainer.samples=0",
-        "trainer.dtype=bfloat16",
+        f"trainer.dtype={'bfloat16' if args.device == 'cuda' else 'float32'}",
+        f"trainer.device={args.device}",
         f"trainer.compile={row.compile}",
         f"trainer.compile_mode={args.mode}",
         f"trainer.fp8={row.fp8 != 'off'}",
@@ -152,10 +154,11 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
     prepare_registry()
     typed = resolve(compose_config(overrides_for(row, args)))
     trainer_cfg, model_cfg = typed["trainer"], typed["model"]
-    world = World.from_env("cuda")
+    world = World.from_env(args.device)
     if world.world_size > 1:
         join_process_group()
-    torch.cuda.set_device(world.device)
+    if world.device.type == "cuda":
+        torch.cuda.set_device(world.device)
     torch.manual_seed(0)
     flops_per_token = counting.flops_per_token(model_cfg, VOCAB)  # the same shape for nanoGPT's model
     with world.device:
@@ -165,7 +168,7 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
             model = registry.build("model", model_cfg, vocab_size=VOCAB)
     prepared = parallelize(model, trainer_cfg, world)
     if row.model == "nanoGPT":  # its own parameter groups, fused AdamW
-        optimizer = model.gpt.configure_optimizers(0.1, 6e-4, (0.9, 0.95), "cuda")
+        optimizer = model.gpt.configure_optimizers(0.1, 6e-4, (0.9, 0.95), world.device.type)
     else:
         optimizer = registry.build("optimizer", typed["optimizer"], model)
     segments = token_segments([], model_cfg.block_size, row.batch, 1)
@@ -209,7 +212,8 @@ def run_row(row: Row, args: argparse.Namespace, profile: bool = False) -> Row:
         if profile:
             print_profile(trainer)
     torch._dynamo.reset()
-    torch.cuda.empty_cache()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
     return row
 
 
@@ -248,7 +252,8 @@ def run_with_torchrun(row: Row, args: argparse.Namespace, argv: list[str]) -> Ro
 
 
 def print_table(rows: list[Row]) -> None:
-    print(f"\n{torch.cuda.get_device_name()} | torch {torch.__version__} | MFU against the bf16 dense peak")
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    print(f"\n{device} | torch {torch.__version__} | MFU against the bf16 dense peak")
     header = f"{'model':<11}{'gpus':>5} {'strategy':<9}{'batch':>6} {'compile':<8}{'attention':<10}{'fp8':<5}"
     print(header + f"{'tok/s':>12}{'ms/step':>9}{'MFU':>7}{'GiB':>7}{'scaling':>9}")
     single = {}
@@ -271,7 +276,7 @@ def print_table(rows: list[Row]) -> None:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    if not torch.cuda.is_available():
+    if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("gptlab-bench needs a CUDA GPU")
     if args.warmup % args.steps:
         raise SystemExit(f"--warmup={args.warmup} must be a multiple of --steps={args.steps}")
