@@ -118,7 +118,7 @@ def world_for_job(run: ResolvedRun, job: JobIdentity) -> World:
     if job.num is not None and world.world_size == 1 and world.device.type == "cuda" and world.device.index is None:
         gpu = gpu_for_job(job.num, run.sweep.gpus or visible_gpus(), run.sweep.jobs_per_gpu)
         world = World.single(torch.device("cuda", gpu))
-    if world.device.type == "cuda":
+    if world.device.type == "cuda" and world.device.index is not None:  # plain 'cuda': the current GPU
         torch.cuda.set_device(world.device)
     return world
 

@@ -157,7 +157,7 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
     world = World.from_env(args.device)
     if world.world_size > 1:
         join_process_group()
-    if world.device.type == "cuda":
+    if world.device.type == "cuda" and world.device.index is not None:
         torch.cuda.set_device(world.device)
     torch.manual_seed(0)
     flops_per_token = counting.flops_per_token(model_cfg, VOCAB)  # the same shape for nanoGPT's model
