@@ -202,8 +202,7 @@ def build_trainer(row: Row, args: argparse.Namespace, run_dir: Path):
 
 def run_row(row: Row, args: argparse.Namespace, profile: bool = False) -> Row:
     """Train ``row`` in this process (one GPU, or one rank of torchrun) and fill in its figures."""
-    scratch = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(dir=scratch) as run_dir:
+    with tempfile.TemporaryDirectory() as run_dir:  # the checkpoint the loop writes when it stops
         trainer, collector = build_trainer(row, args, Path(run_dir))
         trainer.fit()
         last = collector.records[-1] if collector.records else {}
