@@ -83,6 +83,7 @@ class NanoGPT(nn.Module):
         super().__init__()
         spec = importlib.util.spec_from_file_location("nanogpt_model", model_file)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # torch.compile looks the module up by name
         spec.loader.exec_module(module)
         config = module.GPTConfig(block_size=block_size, vocab_size=VOCAB, dropout=0.0, bias=False)
         self.gpt = module.GPT(config)

@@ -28,6 +28,10 @@ from gptlab.world import World
 class Strategy:
     """One process: the model as built."""
 
+    # whether a fused optimizer may skip a non-finite step on the device (found_inf); FSDP2's
+    # sharded parameters (DTensors) do not mix with the plain flag tensor, so there the host checks
+    device_skip = True
+
     def wrap(self, model: nn.Module, world: World, dtype: torch.dtype) -> nn.Module:
         """The module that training calls (the built ``model`` keeps the checkpoint's names)."""
         return model
@@ -69,6 +73,8 @@ class DistributedDataParallel(Strategy):
 @register("strategy", "fsdp")
 class FullyShardedDataParallel(Strategy):
     """Parameters, gradients and optimizer state sharded over the ranks, block by block (FSDP2)."""
+
+    device_skip = False
 
     def wrap(self, model: nn.Module, world: World, dtype: torch.dtype) -> nn.Module:
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard

@@ -129,10 +129,8 @@ class Trainer:
         self.autocast = autocast(self.device, prepared.dtype)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=prepared.dtype == torch.float16)
         # torch's fused optimizers skip a step on the device when found_inf is set (see the module doc)
-        self.guard_on_device = (
-            bool(optimizer.defaults.get("fused") and getattr(optimizer, "_step_supports_amp_scaling", False))
-            and not self.scaler.is_enabled()
-        )
+        fused = optimizer.defaults.get("fused") and getattr(optimizer, "_step_supports_amp_scaling", False)
+        self.guard_on_device = bool(fused) and self.strategy.device_skip and not self.scaler.is_enabled()
         self.nonfinite = NonfiniteSteps(self.device)
         self.reported_skips = 0  # non-finite steps already reported from self.nonfinite
         self.meter = SpeedMeter(self.device, budget.flops_per_token or 0, self.world.world_size)
