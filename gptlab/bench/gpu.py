@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 VOCAB = 50304
+ROW_ENV = "GPTLAB_BENCH_ROW"  # the row a torchrun worker trains, as JSON
 
 
 @dataclass
@@ -236,10 +237,9 @@ def run_with_torchrun(row: Row, args: argparse.Namespace, argv: list[str]) -> Ro
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={row.nproc}",
         "-m", "gptlab.bench.gpu", *argv, "--worker", path,
-        "--batch", str(row.batch), "--compile", row.compile, "--attention", row.attention, "--fp8", row.fp8,
-        "--nproc", str(row.nproc), "--strategy", row.strategy,
     ]  # fmt: skip
-    done = subprocess.run(command, env={**os.environ, "PYTHONUNBUFFERED": "1"}, capture_output=True, text=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", ROW_ENV: json.dumps(asdict(row))}  # torchrun would read --nproc
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
     text = Path(path).read_text() if Path(path).exists() else ""
     Path(path).unlink(missing_ok=True)
     if done.returncode or not text:
@@ -281,18 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.warmup % args.steps:
         raise SystemExit(f"--warmup={args.warmup} must be a multiple of --steps={args.steps}")
     if args.worker:  # one row inside torchrun
-        row = run_row(
-            Row(
-                args.model,
-                args.batch[0],
-                args.compile[0],
-                args.attention[0],
-                args.fp8[0],
-                args.nproc[0],
-                args.strategy[0],
-            ),
-            args,
-        )
+        row = run_row(Row(**json.loads(os.environ[ROW_ENV])), args)
         if int(os.environ.get("RANK", "0")) == 0:
             Path(args.worker).write_text(json.dumps(asdict(row)))
         torch.distributed.destroy_process_group()
