@@ -29,7 +29,7 @@ from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
-from gptlab.run.build import RunComponents, build_components
+from gptlab.run.build import RunComponents, build_components, load_pretrained
 from gptlab.run.lock import RunDirLock, RunDirLocked
 from gptlab.run.resolved import ResolvedRun
 from gptlab.run.resume import check_resumable, resume_command, resume_overrides, split_resume_flag
@@ -53,10 +53,10 @@ def train(
     world: World | None = None,
     run_files: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """The whole run: resolve -> claim the run dir -> build -> restore -> fit -> finish.
+    """The whole run: resolve (and load a pretrained start) -> claim the run dir -> build -> restore -> fit -> finish.
 
-    ``run_files`` (name -> config) are written into ``run_dir/.hydra/`` once the start is accepted,
-    so a refused start rewrites nothing (default: ``config.yaml``). A multirun job (``job.num`` set)
+    ``run_files`` (name -> config) are written into ``run_dir/.hydra/`` once everything is built and
+    restored, so a refused or failed start rewrites nothing there (default: ``config.yaml``). A multirun job (``job.num`` set)
     skips itself if its run dir holds the same config finished, resumes a checkpoint left there,
     uses its GPU from the pool and writes ``status.json``. Returns the last evaluation's metrics;
     raises :class:`Stopped` when a signal stopped it (after saving).
@@ -66,31 +66,20 @@ def train(
         return dry_run(cfg, run, run_dir)
     job = job or JobIdentity()
     world = world or world_for_job(run, job)
+    torch.manual_seed(run.seed)
+    pretrained = load_pretrained(run)  # trainer.init_from: its architecture becomes run.model
     with RunDirLock(run_dir, enabled=world.is_main):
         start = claim(run, run_dir, job, world)
         if start.finished is not None:
             return start.finished
-        record_config(run_dir, run_files or {"config.yaml": cfg}, world)
         if run.trainer.threads:
             torch.set_num_threads(run.trainer.threads)
-        torch.manual_seed(run.seed)
-        parts = build_components(run, world)
+        parts = build_components(run, world, pretrained)
         loggers = start_loggers(run, run_dir, job, world, parts, start.checkpoint)
         try:
-            trainer = Trainer(
-                cfg=run.trainer,
-                prepared=parts.prepared,
-                optimizer=parts.optimizer,
-                schedule_for=parts.schedule_for(run),
-                budget=parts.budget,
-                loader=parts.loader,
-                val_tokens=parts.splits.val_tokens,
-                token_bytes=torch.as_tensor(parts.tokenizer.token_byte_lengths()),
-                loggers=loggers,
-                run_dir=run_dir,
-                extra_state={"config": run.plain, "tokenizer": parts.tokenizer.state()},
-            )
+            trainer = build_trainer(run, parts, loggers, run_dir, world)
             restore(trainer, start.checkpoint, run_dir)
+            record_config(run_dir, run_files or {"config.yaml": cfg}, world)  # the start is accepted
             final = trainer.fit()
         except BaseException:
             loggers.finish(exit_code=1)
@@ -121,6 +110,23 @@ def world_for_job(run: ResolvedRun, job: JobIdentity) -> World:
     if world.device.type == "cuda" and world.device.index is not None:  # plain 'cuda': the current GPU
         torch.cuda.set_device(world.device)
     return world
+
+
+def build_trainer(run: ResolvedRun, parts: RunComponents, loggers: SafeLoggers, run_dir: Path, world: World) -> Trainer:
+    """The training loop over the built components; checkpoints also hold the config and the tokenizer."""
+    return Trainer(
+        cfg=run.trainer,
+        prepared=parts.prepared,  # the model ready to train: compiled, wrapped by DDP/FSDP (gptlab/run/parallel.py)
+        optimizer=parts.optimizer,
+        schedule_for=parts.schedule_for(run),
+        budget=parts.budget,
+        loader=parts.loader,
+        val_tokens=parts.splits.val_tokens,
+        token_bytes=torch.as_tensor(parts.tokenizer.token_byte_lengths()),
+        loggers=loggers,
+        run_dir=run_dir,
+        extra_state={"config": run.plain, "tokenizer": parts.tokenizer.state()},
+    )
 
 
 def claim(run: ResolvedRun, run_dir: Path, job: JobIdentity, world: World) -> Start:

@@ -6,7 +6,7 @@ loader keeps ``world``'s slice of every global batch; the model is built on ``wo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -18,6 +18,7 @@ from gptlab.data.loader import RandomWindowLoader
 from gptlab.data.prepare import load_or_build
 from gptlab.distributed.parallelize import PreparedModel
 from gptlab.errors import ConfigError
+from gptlab.hf.init import TrainedTokenizer
 from gptlab.run.parallel import wrap_model
 from gptlab.run.resolved import ResolvedRun
 from gptlab.trainer.budget import Budget, resolve_budget
@@ -53,10 +54,33 @@ def check_document_masking(model: nn.Module, model_cfg: Any) -> None:
         )
 
 
-def read_data(run: ResolvedRun) -> tuple[Any, TokenSplits]:
-    """The data source and its token splits (tokenized into the cache on the first use)."""
+def load_pretrained(run: ResolvedRun) -> Any | None:
+    """``trainer.init_from`` (``gptlab/hf/init.py``): the pretrained model and tokenizer, or None. Its
+    architecture becomes ``run.model`` (in ``run.plain`` too, so checkpoints and resumes see it); a
+    Hugging Face model takes the run's context (model.block_size), attention kernel and dropout."""
+    if not run.trainer.init_from:
+        return None
+    from gptlab.hf import init_from
+
+    keep = {key: getattr(run.model, key, None) for key in ("block_size", "attention", "dropout")}
+    pretrained = init_from(run.trainer.init_from, **keep)
+    run.model, run.plain["model"] = pretrained.config, asdict(pretrained.config)
+    print(
+        f"init_from: {run.trainer.init_from} ({pretrained.model.num_parameters():,} parameters, "
+        f"tokenizer {pretrained.tokenizer.name})"
+    )
+    return pretrained
+
+
+def read_data(run: ResolvedRun, pretrained: Any | None = None) -> tuple[Any, TokenSplits]:
+    """The data source and its token splits (tokenized into the cache on the first use), with the
+    pretrained tokenizer when there is one."""
     source = registry.build("data", run.data)
-    splits = load_or_build(source, registry.build("tokenizer", run.tokenizer), run.tokenizer, run.cache_dir)
+    if pretrained is not None:
+        tokenizer = TrainedTokenizer(pretrained.tokenizer)
+        splits = load_or_build(source, tokenizer, tokenizer.cache_config(), run.cache_dir)
+    else:
+        splits = load_or_build(source, registry.build("tokenizer", run.tokenizer), run.tokenizer, run.cache_dir)
     block_size = run.model.block_size
     longest_val = max(len(shard.tokens) for shard in splits.val)  # an evaluation window lies in one shard
     if longest_val <= block_size:
@@ -68,10 +92,13 @@ def read_data(run: ResolvedRun) -> tuple[Any, TokenSplits]:
     return source, splits
 
 
-def build_components(run: ResolvedRun, world: World) -> RunComponents:
-    source, splits = read_data(run)
+def build_components(run: ResolvedRun, world: World, pretrained: Any | None = None) -> RunComponents:
+    source, splits = read_data(run, pretrained)
     tokenizer, trainer_cfg = splits.tokenizer, run.trainer
-    model = registry.build("model", run.model, vocab_size=tokenizer.vocab_size).to(world.device)
+    if pretrained is not None:
+        model = pretrained.model.to(world.device)
+    else:
+        model = registry.build("model", run.model, vocab_size=tokenizer.vocab_size).to(world.device)
     flops_per_token = model.flops_per_token()
     if world.is_main:
         print(

@@ -84,9 +84,9 @@ def check_resumable(checkpoint: dict[str, Any], new_config: dict[str, Any], run_
         listed = "; ".join(f"{key}: {old!r} in the checkpoint, {new!r} now" for key, old, new in differences)
         raise ConfigError(
             f"Cannot resume '{run_dir}': its checkpoint (step {checkpoint['step']}) was trained with a different "
-            f"config ({listed}). Resume with the run's own config: `{resume_command(run_dir)}` (only "
-            f"{', '.join(k.rstrip('._') for k in MAY_CHANGE[:3])}, logging, evaluation cadence and the other keys "
-            f"listed in the README may change), or start a new run in another hydra.run.dir."
+            f"config ({listed}). Resume with the run's own config, `{resume_command(run_dir)}`, where only "
+            f"trainer.max_steps, the budget, logging, evaluation cadence and the other keys of gptlab/run/resume.py "
+            f"MAY_CHANGE may differ, or start a new run in another hydra.run.dir."
         )
     max_steps = new_config.get("trainer", {}).get("max_steps")
     if isinstance(max_steps, int) and max_steps < checkpoint["step"]:

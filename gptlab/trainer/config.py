@@ -47,6 +47,7 @@ class TrainerConfig:
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
     stop_signals: list[str] = field(default_factory=lambda: list(STOP_SIGNALS))  # save, then exit 128 + signal
+    init_from: Optional[str] = None  # start from pretrained weights: hf:PATH (a Hugging Face folder) or a run dir
     on_nonfinite: str = "stop"  # stop | skip: what a non-finite loss or gradient does
     max_skipped_steps: int = 10  # with skip: stop after this many skipped steps in a row
     dry_run: bool = False  # build the model on the meta device, print its size, FLOPs and memory; read no data

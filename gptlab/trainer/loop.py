@@ -301,13 +301,13 @@ class Trainer:
             self.prepared.wrapped,
             self.val_tokens,
             self.token_bytes,
-            self.eval_block_size,
-            self.cfg.batch_size,
-            self.cfg.eval_batches,
-            self.device,
-            self.autocast,
-            self.world.rank,
-            self.world.world_size,
+            block_size=self.eval_block_size,
+            batch_size=self.cfg.batch_size,
+            num_batches=self.cfg.eval_batches,
+            device=self.device,
+            autocast=self.autocast,
+            rank=self.world.rank,
+            world_size=self.world.world_size,
         )
 
     # ------------------------------------------------------------------------------- loop
