@@ -34,9 +34,11 @@ class PreparedModel:
     def describe(self) -> str:
         strategy = type(self.strategy).__name__
         where = f"{self.world.world_size} processes ({strategy})" if self.world.world_size > 1 else "one process"
-        dtype = str(self.dtype).removeprefix("torch.")
+        dtype = f"{self.dtype}".removeprefix("torch.") + (
+            " autocast" if self.dtype != torch.float32 else " (no autocast)"
+        )
         fp8 = f", float8 in {self.fp8_layers} linear layers" if self.fp8_layers else ""
-        return f"fast path: {dtype} autocast{fp8}, compile={self.compile}, {where}"
+        return f"fast path: {dtype}{fp8}, compile={self.compile}, {where}"
 
 
 def parallelize(model: nn.Module, cfg, world: World) -> PreparedModel:
