@@ -225,7 +225,8 @@ def print_profile(trainer, steps: int = 5, top: int = 15) -> None:
 
     trainer.cfg.stop_at_step = trainer.state.step + steps
     trainer.state.max_steps = trainer.cfg.stop_at_step + 1
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+    activities = [ProfilerActivity.CUDA] if torch.cuda.is_available() else [ProfilerActivity.CPU]
+    with profile(activities=activities) as prof:
         trainer.fit()
     events = [e for e in prof.key_averages() if not e.key.startswith("Memcpy DtoH") and e.device_time_total > 0]
     events.sort(key=lambda e: e.device_time_total, reverse=True)
