@@ -52,8 +52,8 @@ bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare
 bench-gpu: install ## gpt2_small training speed through the Trainer (needs CUDA; ARGS="--nanogpt PATH/model.py --nproc 1 2")
 	$(BIN)/python -m gptlab.bench.gpu $(ARGS)
 
-test-gpu: install ## the GPU-only tests (kernels agree, compile, bf16/fp8 training, 2-GPU DDP); needs CUDA
-	$(BIN)/pytest -q tests/gpu $(ARGS)
+test-gpu: install ## the GPU tests (kernels agree, compile, bf16/fp8 training, 2-GPU DDP/FSDP, the CUDA cases of attention and KV cache)
+	$(BIN)/pytest -q tests/gpu tests/model/test_attention.py tests/model/test_cache.py $(ARGS)
 
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
