@@ -25,6 +25,7 @@ from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_regi
 from gptlab.data.cache import load_or_build
 from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import ConfigError, GptlabError, report
+from gptlab.finetune.init_from import BaseRun
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
@@ -84,6 +85,7 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     resumes from a checkpoint left there, uses its GPU from the pool, and writes ``status.json``.
     """
     job = job or JobIdentity()
+    base = BaseRun.of_run(cfg)  # fine-tuning hook (gptlab/finetune/): trainer.init_from's model config, or None
     typed = resolve(cfg)  # every config check runs here, before any data is read
     trainer_cfg, sweep_cfg = typed["trainer"], typed["sweep"]
     if trainer_cfg.dry_run:
@@ -117,8 +119,13 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
     torch.manual_seed(cfg.seed)
 
     source = registry.build("data", typed["data"])
-    splits = load_or_build(source, registry.build("tokenizer", typed["tokenizer"]), typed["tokenizer"], cfg.cache_dir)
     block_size = typed["model"].block_size
+    if base:  # fine-tuning hook: the base run's tokenizer, conversations packed with their loss masks
+        splits = base.token_splits(source, typed["tokenizer"], block_size)
+    else:
+        splits = load_or_build(
+            source, registry.build("tokenizer", typed["tokenizer"]), typed["tokenizer"], cfg.cache_dir
+        )
     longest_val = max(len(shard.tokens) for shard in splits.val)  # an evaluation window lies in one shard
     if longest_val <= block_size:
         raise ConfigError(
@@ -128,6 +135,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         )
     tokenizer = splits.tokenizer
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
+    if base:  # fine-tuning hook: the base run's weights (new token rows appended), LoRA adapters if configured
+        model = base.init_model(model, cfg)
     flops_per_token = model.flops_per_token()
     print(
         f"model: {typed['model'].name} with {model.num_parameters():,} parameters "

@@ -1,0 +1,86 @@
+"""Chat conversations for fine-tuning: JSON Lines of ``{"messages": [{"role": ..., "content": ...}, ...]}``.
+
+Every 1/val_fraction-th conversation is a validation conversation. The tokenizer's chat template
+(gptlab/tokenizer/chat.py) renders them during fine-tuning (``trainer.init_from``), with the loss
+on the assistant turns only. A line that is not such an object, or names an unknown role, stops
+the run before training with the file, the line and the valid roles.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from omegaconf import MISSING
+
+from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
+from gptlab.data.text import files_fingerprint, resolve_paths
+from gptlab.errors import ConfigError, DataError
+from gptlab.registry import register
+
+ROLES = ("system", "user", "assistant")
+Conversation = list[dict[str, str]]
+
+
+@dataclass
+class ChatConfig(DataConfig):
+    name: str = "chat"
+    path: str = MISSING  # a .jsonl file (or a glob), one {"messages": [...]} object per line
+
+
+def read_conversations(path) -> Iterator[Conversation]:
+    """The ``messages`` of each non-blank line of ``path``, checked; a DataError naming file and line otherwise."""
+    with open(path, "rb") as file:
+        for number, raw in enumerate(file, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise DataError(
+                    f"{path}:{number}: not a JSON object ({error}). Each line must be one JSON object."
+                ) from None
+            messages = record.get("messages") if isinstance(record, dict) else None
+            if not isinstance(messages, list) or not messages:
+                raise DataError(
+                    f'{path}:{number}: no non-empty list "messages". Each line must be '
+                    f'{{"messages": [{{"role": "user", "content": ...}}, {{"role": "assistant", "content": ...}}]}}.'
+                )
+            for index, message in enumerate(messages):
+                if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+                    raise DataError(f"{path}:{number}: message {index} is not an object with a string 'content'.")
+                if message.get("role") not in ROLES:
+                    raise DataError(
+                        f"{path}:{number}: message {index} has role {message.get('role')!r}; valid roles: "
+                        f"{', '.join(ROLES)}."
+                    )
+            if not any(message["role"] == "assistant" for message in messages):
+                raise DataError(f"{path}:{number}: no assistant message, so nothing to learn from this conversation.")
+            yield [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+@register("data", "chat", ChatConfig)
+class ChatConversations(DocumentSource):
+    """Chat conversations from JSON Lines file(s), one conversation per line, for fine-tuning."""
+
+    def __init__(self, cfg: ChatConfig):
+        self.cfg = cfg
+        self.paths = resolve_paths(cfg.path)
+
+    def describe(self) -> str:
+        return f"chat ({self.cfg.path})"
+
+    def fingerprint(self) -> str:
+        return files_fingerprint(self.paths, f"val={self.cfg.val_fraction}")
+
+    def conversations(self) -> Iterator[tuple[str, Conversation]]:
+        """(split, messages) of every conversation."""
+        every = (conversation for path in self.paths for conversation in read_conversations(path))
+        return interleaved_split(every, self.cfg.val_fraction)
+
+    def split_documents(self) -> Iterator[tuple[str, str]]:
+        raise ConfigError(
+            "data=chat holds conversations for fine-tuning, rendered by the tokenizer's chat template: set "
+            "trainer.init_from=RUN_DIR (a pretrained run), or use data=jsonl for plain text."
+        )
