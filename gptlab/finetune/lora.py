@@ -59,6 +59,8 @@ def add_adapters(model: nn.Module, cfg: LoraConfig) -> nn.Module:
     from peft import LoraConfig as PeftLoraConfig
     from peft import inject_adapter_in_model
 
+    from gptlab.finetune.lora_head import CUSTOM_LAYERS
+
     if "head" in cfg.target and getattr(model.cfg, "tie_embeddings", False):
         raise ConfigError(
             "finetune.lora.target names head, but the model ties its head to the token embedding "
@@ -67,6 +69,7 @@ def add_adapters(model: nn.Module, cfg: LoraConfig) -> nn.Module:
     peft_cfg = PeftLoraConfig(
         r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout, target_modules=cfg.module_pattern(), bias="none"
     )
+    peft_cfg._register_custom_module(CUSTOM_LAYERS)  # the LM head (lora_head.py)
     for param in model.parameters():
         param.requires_grad_(False)
     model = inject_adapter_in_model(peft_cfg, model)

@@ -18,7 +18,10 @@ class LMHead(nn.Linear):
         self.softcap, self.z_loss = softcap, z_loss
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
-        logits = super().forward(x)
+        return self.output(super().forward(x), targets)
+
+    def output(self, logits: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
+        """The softcapped logits and, with ``targets``, the loss (a LoRA adapter adds its update before this)."""
         if self.softcap > 0:
             logits = self.softcap * torch.tanh(logits / self.softcap)
         if targets is None:
