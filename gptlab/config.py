@@ -21,7 +21,9 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from gptlab import registry
 from gptlab.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent / "conf"  # inside the package, so a wheel carries it; conf/ at the top links here
+CONFIG_DIR = (
+    Path(__file__).resolve().parent / "conf"
+)  # inside the package, so a wheel carries it; conf/ at the top links here
 CONFIG_NAME = "config"
 PLUGIN_ENV = "GPTLAB_PLUGINS"
 PLUGIN_ENTRY_POINT_GROUP = "gptlab.plugins"
@@ -208,6 +210,9 @@ def resolve(cfg: DictConfig) -> dict[str, Any]:
             f"trainer.max_steps={trainer.max_steps}; use warmup_steps < max_steps."
         )
     check_stages(trainer.stages, typed["model"].block_size)
+    check_runs_here = getattr(typed["model"], "check_runs_here", None)
+    if check_runs_here is not None:  # training uses the kernel it names; only loading a saved model falls back
+        check_runs_here()
     typed["trainer"] = trainer
     typed["sweep"] = typed_node("sweep", SweepConfig, cfg.sweep)
     return typed

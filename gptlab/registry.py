@@ -86,16 +86,35 @@ def named_schema(config: type, name: str) -> DictConfig:
     return node
 
 
+_builtins_loaded = False
+
+
+def load_builtins() -> None:
+    """Import every built-in component module once, so each registers itself.
+
+    Lookups call this on a miss, so a library user who imports only ``gptlab.model.gpt`` (or
+    rebuilds a tokenizer from its state) finds every built-in part without an import-order trap.
+    """
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        import gptlab.components  # noqa: F401
+
+
 def kinds() -> list[str]:
+    load_builtins()
     return sorted(_ENTRIES)
 
 
 def names(kind: str) -> list[str]:
+    load_builtins()
     return sorted(_ENTRIES.get(kind, {}))
 
 
 def lookup(kind: str, name: str, key: str | None = None) -> Entry:
     """The entry for ``name``; an unknown name raises an error that lists the valid ones."""
+    if name not in _ENTRIES.get(kind, {}):
+        load_builtins()
     entries = _ENTRIES.get(kind, {})
     if name in entries:
         return entries[name]

@@ -5,13 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gptlab import registry
+from gptlab.api import load
 from gptlab.config import prepare_registry
 from gptlab.errors import GptlabError, report
 from gptlab.generate import sample_texts
-from gptlab.tokenizer import tokenizer_from_state
-from gptlab.train import resolve_device
-from gptlab.trainer import checkpoint
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,21 +28,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def sample(args: argparse.Namespace) -> list[str]:
     if args.temperature <= 0 or args.max_new_tokens < 0 or args.top_k < 0 or args.num_samples < 1:
         raise GptlabError("--temperature must be > 0, --max-new-tokens and --top-k >= 0, --num-samples >= 1.")
-    prepare_registry()
-    device = resolve_device(args.device)
-    path = checkpoint.find(args.run_dir, prefer=f"{args.checkpoint}.pt")
-    state = checkpoint.load(path, map_location=device)
-    tokenizer = tokenizer_from_state(state["tokenizer"])
-    model_cfg = state["config"]["model"]
-    model = registry.build("model", model_cfg, vocab_size=tokenizer.vocab_size).to(device)
-    model.load_state_dict(state["model"])
+    prepare_registry()  # plugins: a run may use a component registered outside gptlab
+    run = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
+    device = next(run.model.parameters()).device
     return sample_texts(
-        model,
-        tokenizer,
+        run.model,
+        run.tokenizer,
         args.prompt,
         args.num_samples,
         args.max_new_tokens,
-        model_cfg["block_size"],
+        run.model.block_size,
         args.temperature,
         args.top_k or None,
         args.seed,

@@ -101,7 +101,7 @@ def time_training_step(kernel: str, model_name: str, batch: int, seq: int, repea
     model = registry.build("model", cfg, vocab_size=50304).cuda()
     if kernel == "sdpa-torch":
         for block in model.blocks:
-            block.attn.branch.kernel.cuda_backends = None
+            block.attn.kernel.cuda_backends = None
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
     idx = torch.randint(50304, (batch, seq + 1), device="cuda")
 

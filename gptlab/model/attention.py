@@ -8,7 +8,10 @@ keys at positions <= its own (within ``window`` of it when window > 0). ``mask``
 kv_len), where a kernel supports it, also hides keys, e.g. those of other documents.
 
 Every kernel declares the features it supports; asking one for a feature it lacks fails when the
-config is checked, and ``auto`` picks the fastest available kernel that supports them.
+config is checked, and ``auto`` picks the fastest available kernel that supports them. Whether a
+kernel runs on this machine is asked when the model is built (:func:`build_kernel`): a saved model
+whose kernel cannot run here (flash4 trained on a GPU, loaded on a laptop) falls back to the first
+of FALLBACK_ORDER that has every feature it needs, with one logged line.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import logging
 import math
 import warnings
 
@@ -32,6 +36,9 @@ FEATURES = ("gqa", "window", "alibi", "softcap", "dropout", "mask")
 AUTO_ORDER = ("sdpa", "flash4", "flash", "flex", "math")
 LONG_AUTO_ORDER = ("flash4", "sdpa", "flash", "flex", "math")
 LONG_SEQUENCE = 2048
+FALLBACK_ORDER = ("sdpa", "math")  # where a kernel that cannot run here falls back to; math has every feature
+
+log = logging.getLogger(__name__)
 
 
 def visible(q_len: int, kv_len: int, window: int, device: torch.device) -> torch.Tensor:
@@ -122,16 +129,19 @@ class SdpaAttention(Kernel):
     cuda_backends: tuple[str, ...] | None = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
     def __call__(self, q, k, v, *, window=0, softcap=0.0, alibi=None, dropout=0.0, mask=None):
-        k, v = repeat_kv(k, q.size(1)), repeat_kv(v, q.size(1))
+        gqa = {"enable_gqa": True} if k.size(1) != q.size(1) else {}  # shared kv heads, never copied
         with self._backends(q):
-            if window == 0 and alibi is None and mask is None and q.size(2) == k.size(2):
-                return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout)
+            plain = window == 0 and alibi is None and mask is None
+            if plain and q.size(2) == k.size(2):
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout, **gqa)
+            if plain and q.size(2) == 1:  # one new token (decoding) sees every cached key
+                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, **gqa)
             seen = visible(q.size(2), k.size(2), window, q.device)
             seen = seen if mask is None else seen & mask[:, None]
             bias = seen
             if alibi is not None:
                 bias = alibi_bias(alibi, q.size(2), k.size(2)).to(q.dtype).masked_fill(~seen, float("-inf"))
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, **gqa)
 
     def _backends(self, q: torch.Tensor):
         if not q.is_cuda or self.cuda_backends is None:
@@ -301,6 +311,31 @@ def auto_attention(required: frozenset[str] = frozenset(), head_dim: int = 0, se
     raise ConfigError(f"model.attention=auto found no kernel for {', '.join(sorted(required))}.")
 
 
+def build_kernel(name: str, required: frozenset[str], head_dim: int = 0, seq_len: int = 0, fallback: bool = True):
+    """The kernel ``model.attention=name`` for this machine. If it cannot run here and ``fallback`` is
+    on, the first kernel of FALLBACK_ORDER that runs and has every ``required`` feature (a softcap moves
+    past sdpa to math), with one logged line; without ``fallback`` the kernel's own error is raised."""
+    target = lookup("attention", name, key="model.attention").target
+    reason = target.unavailable() if isinstance(target, type) and issubclass(target, Kernel) else ""
+    if reason and fallback:
+        for other in FALLBACK_ORDER:
+            kernel = lookup("attention", other).target
+            if required <= kernel.features and not kernel.unavailable() and not kernel.head_dim_problem(head_dim):
+                log.warning("model.attention=%s cannot run here (%s): using %s instead.", name, reason, other)
+                return kernel(required, head_dim=head_dim, seq_len=seq_len)
+    return build_part("attention", name, required, head_dim=head_dim, seq_len=seq_len, key="model.attention")
+
+
+def check_kernel(name: str, required: frozenset[str], head_dim: int = 0, seq_len: int = 0) -> None:
+    """Fail early if kernel ``name`` lacks a ``required`` feature or cannot take the head size; whether
+    it runs on this machine is left to :func:`build_kernel`."""
+    target = lookup("attention", name, key="model.attention").target
+    if isinstance(target, type) and issubclass(target, Kernel):
+        target(required, check_available=False, head_dim=head_dim, seq_len=seq_len)
+    else:
+        target(required, head_dim=head_dim, seq_len=seq_len)
+
+
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with n_kv_head key/value heads: MHA (= n_head), GQA (fewer;
     Ainslie et al. 2023, arXiv:2305.13245) or MQA (one; Shazeer 2019, arXiv:1911.02150); optional
@@ -319,8 +354,10 @@ class CausalSelfAttention(nn.Module):
         self.rotate, self.position_args = positions.rotate, positions.kernel_args  # shared, not owned
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``mask`` (batch, seq, seq): True where a query may see a key (document masking)."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache=None, start: int = 0) -> torch.Tensor:
+        """``mask`` (batch, seq, seq): True where a query may see a key (document masking). ``cache`` (a
+        :class:`gptlab.model.cache.LayerCache`): store this chunk's keys and values at ``start`` and attend
+        over every cached position too."""
         batch, seq, _ = x.shape
         q, k, v = self.qkv(x).split(
             [self.n_head * self.head_dim, self.n_kv_head * self.head_dim, self.n_kv_head * self.head_dim], dim=-1
@@ -328,7 +365,9 @@ class CausalSelfAttention(nn.Module):
         q = self.q_norm(q.view(batch, seq, self.n_head, self.head_dim)).transpose(1, 2)
         k = self.k_norm(k.view(batch, seq, self.n_kv_head, self.head_dim)).transpose(1, 2)
         v = v.view(batch, seq, self.n_kv_head, self.head_dim).transpose(1, 2)
-        q, k = self.rotate(q, k)
+        q, k = self.rotate(q, k, start)
+        if cache is not None:
+            k, v = cache.store(k, v, start)
         dropout = self.dropout if self.training else 0.0
         extra = self.position_args() if mask is None else {**self.position_args(), "mask": mask}
         y = self.kernel(q, k, v, window=self.window, softcap=self.softcap, dropout=dropout, **extra)

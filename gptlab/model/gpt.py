@@ -16,7 +16,8 @@ from torch import nn
 
 from gptlab.errors import ConfigError
 from gptlab.model import counting
-from gptlab.model.attention import CausalSelfAttention
+from gptlab.model.attention import CausalSelfAttention, build_kernel, check_kernel
+from gptlab.model.cache import KVCache
 from gptlab.model.head import LMHead
 from gptlab.model.moe import MixtureOfExperts, add_moe_losses
 from gptlab.model.mtp import MultiTokenHeads
@@ -148,7 +149,7 @@ class GPTConfig:
                 f"model.pos={self.pos} rotates pairs of dimensions, so the head size d_model/n_head="
                 f"{self.d_model // self.n_head} must be even."
             )
-        self.kernel()  # a kernel that cannot do what the config asks fails here
+        check_kernel(self.attention, self.kernel_features(), **self._kernel_shape())  # whether it runs here: at build
 
     def _check_windows(self) -> None:
         bad = [w for w in self.window_pattern if w not in WINDOW_KINDS]
@@ -188,30 +189,71 @@ class GPTConfig:
         position = lookup("position", self.pos).target.kernel_features
         return frozenset(name for name, on in wanted.items() if on) | position
 
-    def kernel(self):
-        shape = {"head_dim": self.d_model // self.n_head, "seq_len": self.block_size}
-        return build_part("attention", self.attention, self.kernel_features(), **shape, key="model.attention")
+    def _kernel_shape(self) -> dict[str, int]:
+        return {"head_dim": self.d_model // self.n_head, "seq_len": self.block_size}
+
+    def kernel(self, fallback: bool = True):
+        """The attention kernel for this machine (falling back, with a logged line, when the configured one
+        cannot run here; ``fallback=False`` raises instead)."""
+        return build_kernel(self.attention, self.kernel_features(), **self._kernel_shape(), fallback=fallback)
+
+    def check_runs_here(self) -> None:
+        """Training asks for the kernel it names: one that cannot run on this machine is an error, not a fallback."""
+        self.kernel(fallback=False)
 
 
 class Block(nn.Module):
-    """A transformer block: an attention branch, then an MLP branch, each a residual with its norm
-    placed as ``model.norm_placement`` says (pre: x + f(norm(x)), post: norm(x + f(x))); the MLP is a
-    mixture of experts in the layers ``model.moe_layers`` names."""
+    """A transformer block: attention, then a feed-forward (an MLP, or a mixture of experts in the layers
+    ``model.moe_layers`` names), each a residual branch with its own norm, placed before the branch
+    (pre-norm) or after the sum (post-norm) as ``model.norm_placement`` says."""
 
     def __init__(self, cfg: GPTConfig, positions: nn.Module, window: int, moe: bool = False):
         super().__init__()
-        residual = lookup("norm_placement", cfg.norm_placement).target
-        self.attn = residual(
-            build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias),
-            CausalSelfAttention(cfg, cfg.kernel(), positions, window),
+        self.post_norm = lookup("norm_placement", cfg.norm_placement).target.post
+        self.attn_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
+        self.attn = CausalSelfAttention(cfg, cfg.kernel(), positions, window)
+        self.mlp_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
+        self.moe = moe
+        self.mlp = (
+            MixtureOfExperts(cfg)
+            if moe
+            else build_part("mlp", cfg.mlp, cfg.d_model, cfg.mlp_width, bias=cfg.bias, dropout=cfg.dropout)
         )
-        dense = (
-            None if moe else build_part("mlp", cfg.mlp, cfg.d_model, cfg.mlp_width, bias=cfg.bias, dropout=cfg.dropout)
-        )
-        self.mlp = residual(build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias), dense or MixtureOfExperts(cfg))
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        return self.mlp(self.attn(x, mask=mask))
+    def feed_forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict | None]:
+        """The MLP's output, or the experts' output with their routing statistics (auxiliary losses)."""
+        return self.mlp(x) if self.moe else (self.mlp(x), None)
+
+    def forward(
+        self, x: torch.Tensor, mask: torch.Tensor | None = None, cache=None, start: int = 0
+    ) -> tuple[torch.Tensor, dict | None]:
+        """The residual stream after this block, and the MoE statistics (None for a dense MLP)."""
+        if self.post_norm:
+            x = self.attn_norm(x + self.attn(x, mask, cache, start))
+            y, stats = self.feed_forward(x)
+            return self.mlp_norm(x + y), stats
+        x = x + self.attn(self.attn_norm(x), mask, cache, start)
+        y, stats = self.feed_forward(self.mlp_norm(x))
+        return x + y, stats
+
+
+# state_dict names of checkpoints saved before blocks wrote out their residual stream (norms owned by
+# residual wrappers): blocks.0.attn.norm -> blocks.0.attn_norm, blocks.0.attn.branch.qkv -> blocks.0.attn.qkv
+LEGACY_KEY_PARTS = {
+    ".attn.norm.": ".attn_norm.",
+    ".mlp.norm.": ".mlp_norm.",
+    ".attn.branch.": ".attn.",
+    ".mlp.branch.": ".mlp.",
+}
+
+
+def _rename_legacy_keys(state_dict: dict, prefix: str, *args) -> None:
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        new = key
+        for old, part in LEGACY_KEY_PARTS.items():
+            new = new.replace(old, part)
+        if new != key:
+            state_dict[new] = state_dict.pop(key)
 
 
 @register("model", "gpt", GPTConfig)
@@ -228,7 +270,6 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(
             Block(cfg, self.positions, window, moe) for window, moe in zip(cfg.layer_windows(), cfg.moe_flags())
         )
-        self.moe_layers = [m for m in self.blocks.modules() if isinstance(m, MixtureOfExperts)]  # a view, not owned
         self.final_norm = build_part("norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias)
         self.head = LMHead(cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss)
         if cfg.tie_embeddings:
@@ -237,19 +278,38 @@ class GPT(nn.Module):
             [Block(cfg, self.positions, 0) for _ in range(cfg.mtp_heads)], cfg.mtp_weights or [1.0] * cfg.mtp_heads
         )
         build_part("init", cfg.init, self, cfg.init_std, cfg.n_layer)
+        self._register_load_state_dict_pre_hook(_rename_legacy_keys)
 
     def forward(
-        self, idx: torch.Tensor, targets: torch.Tensor | None = None, doc_ids: torch.Tensor | None = None
+        self,
+        idx: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        doc_ids: torch.Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> ModelOutput:
         """Logits (batch, seq, vocab) for token ids (batch, seq), and with ``targets`` the training loss.
-        ``doc_ids`` (batch, seq) keeps attention inside each document (``data.doc_mask``)."""
+
+        ``doc_ids`` (batch, seq) keeps attention inside each document (``data.doc_mask``). ``cache``
+        (:class:`gptlab.model.cache.KVCache`): ``idx`` continues the cached tokens, its positions start
+        at ``cache.length``; the logits cover the new tokens only and the cache grows by them.
+        """
+        start = 0
+        if cache is not None:
+            if doc_ids is not None:
+                raise ValueError("a KV cache decodes one document: pass doc_ids or cache, not both.")
+            start = cache.length
+            cache.check_room(idx.size(1), idx.size(0))
         mask = None if doc_ids is None else doc_ids[:, :, None] == doc_ids[:, None, :]
-        x = self.dropout(self.positions.embed(self.token_embedding(idx) * self.cfg.embed_scale))
-        for block in self.blocks:
-            x = block(x, mask)
+        x = self.dropout(self.positions.embed(self.token_embedding(idx) * self.cfg.embed_scale, start))
+        moe_stats = []
+        for i, block in enumerate(self.blocks):
+            x, stats = block(x, mask, None if cache is None else cache.layers[i], start)
+            moe_stats += [stats] if stats is not None else []
+        if cache is not None:
+            cache.advance(idx.size(1))
         out = self.head(self.final_norm(x), targets)
-        out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # model.mtp_heads=0: out as is
-        return add_moe_losses(self.moe_layers, out)  # dense MLPs: out as is
+        out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # no targets or no MTP heads: out as is
+        return add_moe_losses(moe_stats, out)  # dense MLPs or no targets: out as is
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters; ``non_embedding`` leaves out token and position embeddings."""

@@ -35,9 +35,10 @@ class MixtureOfExperts(nn.Module):
         self.experts = nn.ModuleList(expert() for _ in range(cfg.moe_experts))
         self.shared = nn.ModuleList(expert() for _ in range(cfg.moe_shared_experts))
         self.register_buffer("balance_bias", torch.zeros(cfg.moe_experts))
-        self.stats: dict[str, torch.Tensor] = {}  # the last forward's losses and loads, read by aux_output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The experts' output for ``x``, and the routing statistics: ``loss`` (the weighted auxiliary
+        losses) plus the parts and per-expert loads to log."""
         tokens = x.reshape(-1, x.size(-1))
         logits = self.router(tokens).float()
         probs = logits.softmax(-1)
@@ -57,17 +58,16 @@ class MixtureOfExperts(nn.Module):
             kept += token_idx.numel()
             if token_idx.numel():
                 out = out.index_add(0, token_idx, expert(tokens[token_idx]) * gates[token_idx, slot, None])
-        self._record(logits, probs, chosen, load, kept)
-        return out.view_as(x)
+        return out.view_as(x), self._statistics(logits, probs, chosen, load, kept)
 
-    def _record(self, logits, probs, chosen, load, kept) -> None:
+    def _statistics(self, logits, probs, chosen, load, kept) -> dict[str, torch.Tensor]:
         n_experts, assignments = probs.size(-1), chosen.numel()
         routed = torch.zeros(n_experts, device=probs.device).index_add_(
             0, chosen.flatten(), torch.ones(assignments, device=probs.device)
         )
         balance = n_experts * ((routed / assignments) * probs.mean(0)).sum()  # Switch: 1 when balanced
         z = logits.logsumexp(-1).square().mean()
-        self.stats = {
+        stats = {
             "loss": self.aux_weight * balance + self.z_weight * z,
             "moe_balance_loss": balance.detach(),
             "moe_router_z_loss": z.detach(),
@@ -77,6 +77,7 @@ class MixtureOfExperts(nn.Module):
         if self.training and self.bias_rate > 0:
             with torch.no_grad():
                 self.balance_bias += self.bias_rate * torch.sign(routed.mean() - routed)
+        return stats
 
     @staticmethod
     def param_count(cfg) -> int:
@@ -91,13 +92,13 @@ class MixtureOfExperts(nn.Module):
         return cfg.d_model * cfg.moe_experts + (cfg.moe_top_k + cfg.moe_shared_experts) * mlp
 
 
-def add_moe_losses(layers: list[MixtureOfExperts], out: ModelOutput) -> ModelOutput:
+def add_moe_losses(layer_stats: list[dict[str, torch.Tensor]], out: ModelOutput) -> ModelOutput:
     """Add the MoE layers' auxiliary losses to ``out.loss`` and their statistics, averaged over layers, to the metrics."""
-    if out.loss is None or not layers:
+    if out.loss is None or not layer_stats:
         return out
-    loss = out.loss + sum(layer.stats["loss"] for layer in layers)
+    loss = out.loss + sum(stats["loss"] for stats in layer_stats)
     metrics = {"lm_loss": out.loss.detach(), **out.metrics}
-    for key in layers[0].stats:
+    for key in layer_stats[0]:
         if key != "loss":
-            metrics[key] = sum(layer.stats[key] for layer in layers) / len(layers)
+            metrics[key] = sum(stats[key] for stats in layer_stats) / len(layer_stats)
     return ModelOutput(out.logits, loss, metrics)

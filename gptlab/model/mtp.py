@@ -35,7 +35,7 @@ class MultiTokenHeads(nn.Module):
         loss, metrics = out.loss, {"lm_loss": out.loss.detach(), **out.metrics}
         for k, (block, weight) in enumerate(zip(self.blocks, self.weights), start=1):
             ahead = F.pad(targets[:, k:], (0, k), value=IGNORE_INDEX)  # position t predicts token t + 1 + k
-            extra = head(final_norm(block(trunk)), ahead).loss
+            extra = head(final_norm(block(trunk)[0]), ahead).loss
             loss = loss + weight * extra
             metrics[f"mtp_loss_{k}"] = extra.detach()
         return ModelOutput(out.logits, loss, metrics)

@@ -1,5 +1,5 @@
 """Normalization (registry kind ``norm``, ``model.norm`` and ``model.qk_norm``) and where it sits
-in a residual branch (kind ``norm_placement``, ``model.norm_placement``)."""
+in a residual branch (kind ``norm_placement``, ``model.norm_placement``: the block reads its ``post`` flag)."""
 
 from __future__ import annotations
 
@@ -52,20 +52,14 @@ class NoNorm(nn.Identity):
 
 
 @register("norm_placement", "pre")
-class PreNormResidual(nn.Module):
+class PreNorm:
     """x + f(norm(x)): pre-norm (Xiong et al. 2020, arXiv:2002.04745; GPT-2, Llama)."""
 
-    def __init__(self, norm: nn.Module, branch: nn.Module):
-        super().__init__()
-        self.norm, self.branch = norm, branch
-
-    def forward(self, x: torch.Tensor, **branch_args) -> torch.Tensor:
-        return x + self.branch(self.norm(x), **branch_args)
+    post = False  # the block reads this flag; the residual stream itself is written out in gptlab/model/gpt.py
 
 
 @register("norm_placement", "post")
-class PostNormResidual(PreNormResidual):
+class PostNorm:
     """norm(x + f(x)): post-norm, as in the original Transformer (Vaswani et al. 2017, arXiv:1706.03762)."""
 
-    def forward(self, x: torch.Tensor, **branch_args) -> torch.Tensor:
-        return self.norm(x + self.branch(x, **branch_args))
+    post = True

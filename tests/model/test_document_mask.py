@@ -41,6 +41,6 @@ def test_a_kernel_without_masks_is_refused_early():
     cfg = GPTConfig(n_layer=1, n_head=2, d_model=16, block_size=16)
     model = registry.build("model", cfg, 11)
     check_document_masking(model, cfg)  # sdpa takes a mask
-    model.blocks[0].attn.branch.kernel.features = frozenset({"gqa"})  # as flex and flash: no mask
+    model.blocks[0].attn.kernel.features = frozenset({"gqa"})  # as flex and flash: no mask
     with pytest.raises(ConfigError, match="takes no mask.*model.attention=sdpa"):
         check_document_masking(model, cfg)

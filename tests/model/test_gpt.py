@@ -156,7 +156,7 @@ def test_a_registered_mlp_is_a_new_knob_value():
             return torch.tanh(h)
 
     model = _model(mlp="tanh_for_test")
-    assert isinstance(model.blocks[0].mlp.branch, TanhMLP)
+    assert isinstance(model.blocks[0].mlp, TanhMLP)
     assert counting.parameter_count(model.cfg, VOCAB) == model.num_parameters()
 
 
@@ -191,6 +191,6 @@ def test_moe_reports_load_drops_and_aux_losses():
     # two MoE layers: each adds its aux losses; the metrics are the averages over the layers
     expected = m["lm_loss"] + 2 * (0.01 * m["moe_balance_loss"] + 1e-2 * m["moe_router_z_loss"])
     torch.testing.assert_close(out.loss.detach(), expected)
-    assert model.blocks[0].mlp.branch.balance_bias.abs().sum() > 0, "the aux-loss-free bias moved"
+    assert model.blocks[0].mlp.balance_bias.abs().sum() > 0, "the aux-loss-free bias moved"
     model.eval()
     assert model(idx, idx).metrics["moe_dropped_fraction"] == 0, "no capacity limit outside training"

@@ -41,13 +41,13 @@ def test_muon_first_step_by_hand_and_adam_for_the_rest():
     opt = build_muon(MuonConfig(lr=0.1, momentum=0.5, nesterov=False, embedding_lr=0.01, vector_lr=0.02), model)
     roles = {g["role"]: g for g in opt.param_groups}
     assert roles["matrix"]["lr"] == 0.1 and roles["embedding"]["lr"] == 0.01 and roles["vector"]["lr"] == 0.02
-    weight = model.blocks[0].attn.branch.proj.weight  # 8 x 8: scale sqrt(max(1, 8/8)) = 1
+    weight = model.blocks[0].attn.proj.weight  # 8 x 8: scale sqrt(max(1, 8/8)) = 1
     before = weight.detach().clone()
     grad = torch.diag(torch.tensor([3.0, 1.0, 0, 0, 0, 0, 0, 0]))
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     weight.grad = grad
-    gain = model.blocks[0].attn.norm.weight
+    gain = model.blocks[0].attn_norm.weight
     gain.grad = torch.full_like(gain, -2.0)
     opt.step()
     norm = 10**0.5
@@ -61,7 +61,7 @@ def test_muon_first_step_by_hand_and_adam_for_the_rest():
 def test_muon_scales_tall_updates():
     model = tiny_gpt()
     opt = build_muon(MuonConfig(lr=1.0, momentum=0.0, nesterov=False), model)
-    up = model.blocks[0].mlp.branch.up.weight  # 32 x 8: tall, scale sqrt(32 / 8) = 2
+    up = model.blocks[0].mlp.up.weight  # 32 x 8: tall, scale sqrt(32 / 8) = 2
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     up.grad = torch.randn_like(up)
@@ -75,7 +75,7 @@ def test_soap_first_step_of_a_rank_one_gradient_is_its_singular_pair():
     """Step one: bases from G G^T and G^T G, Adam on the rotated gradient -> sign in that basis."""
     model = tiny_gpt().double()  # float64: the rotated gradient's zeros stay far below eps
     opt = build_soap(SOAPConfig(lr=0.1, weight_decay=0.0), model)
-    weight = model.blocks[0].attn.branch.proj.weight
+    weight = model.blocks[0].attn.proj.weight
     for p in model.parameters():
         p.grad = torch.zeros_like(p)
     torch.manual_seed(0)

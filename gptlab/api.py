@@ -1,0 +1,80 @@
+"""``gptlab.load``: a trained run's model, tokenizer and config in one call, on any machine.
+
+    import gptlab
+    model, tokenizer, config = gptlab.load("outputs/2026-11-30/12-00-00")   # best checkpoint, eval mode
+    run = gptlab.load("outputs/.../checkpoints/last.pt", device="cpu")     # run.model, run.tokenizer, ...
+
+The attention kernel is chosen when the model is built: a model trained with a kernel this machine
+cannot run (flash4 or flex on a GPU, loaded on a laptop) falls back to sdpa or math with one logged line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gptlab import registry
+from gptlab.device import resolve_device
+from gptlab.errors import GptlabError
+from gptlab.tokenizer import Tokenizer, tokenizer_from_state
+from gptlab.trainer import checkpoint as checkpoints
+
+
+@dataclass
+class LoadedRun:
+    """What :func:`load` returns; unpacks as ``model, tokenizer, config``."""
+
+    model: nn.Module  # in eval mode, on the device asked for
+    tokenizer: Tokenizer
+    config: Any  # the model's typed config (GPTConfig for model=gpt)
+    run_config: dict[str, Any] = field(default_factory=dict)  # the whole resolved run config, as plain containers
+    path: Path | None = None  # the checkpoint file read
+    step: int = 0  # the training step the checkpoint was saved at
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.model, self.tokenizer, self.config))
+
+
+def checkpoint_file(path: str | Path, prefer: str = "best") -> Path:
+    """The checkpoint file that ``path`` names: the file itself, or a run dir's best (or last) checkpoint."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return path
+    if prefer not in ("best", "last"):
+        raise GptlabError(f"checkpoint='{prefer}' must be 'best' or 'last'.")
+    return checkpoints.find(path, prefer=f"{prefer}.pt")
+
+
+def model_from_state(state: dict[str, Any], source: Path | str = "the checkpoint") -> tuple[nn.Module, Tokenizer]:
+    """The model (weights loaded, on the CPU) and tokenizer that a checkpoint's state holds."""
+    missing = [key for key in ("config", "model", "tokenizer") if key not in state]
+    if missing:
+        raise GptlabError(
+            f"{source} holds no {', '.join(missing)}: it is not a gptlab training checkpoint "
+            f"(gptlab-train writes checkpoints/best.pt and last.pt with the model, its config and its tokenizer)."
+        )
+    tokenizer = tokenizer_from_state(state["tokenizer"])
+    model = registry.build("model", state["config"]["model"], vocab_size=tokenizer.vocab_size)
+    model.load_state_dict(state["model"])
+    return model, tokenizer
+
+
+def load(path: str | Path, device: str | torch.device = "auto", checkpoint: str = "best") -> LoadedRun:
+    """Load a run dir (its ``checkpoint``: best, else last) or a checkpoint file onto ``device``."""
+    file = checkpoint_file(path, checkpoint)
+    target = device if isinstance(device, torch.device) else resolve_device(device)
+    state = checkpoints.load(file, map_location="cpu")
+    model, tokenizer = model_from_state(state, file)
+    return LoadedRun(
+        model=model.to(target).eval(),
+        tokenizer=tokenizer,
+        config=model.cfg,
+        run_config=state["config"],
+        path=file,
+        step=int(state.get("step", 0)),
+    )
