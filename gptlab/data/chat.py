@@ -18,8 +18,8 @@ from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
 from gptlab.data.text import files_fingerprint, resolve_paths
 from gptlab.errors import ConfigError, DataError
 from gptlab.registry import register
+from gptlab.tokenizer.chat import check_messages
 
-ROLES = ("system", "user", "assistant")
 Conversation = list[dict[str, str]]
 
 
@@ -47,14 +47,7 @@ def read_conversations(path) -> Iterator[Conversation]:
                     f'{path}:{number}: no non-empty list "messages". Each line must be '
                     f'{{"messages": [{{"role": "user", "content": ...}}, {{"role": "assistant", "content": ...}}]}}.'
                 )
-            for index, message in enumerate(messages):
-                if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-                    raise DataError(f"{path}:{number}: message {index} is not an object with a string 'content'.")
-                if message.get("role") not in ROLES:
-                    raise DataError(
-                        f"{path}:{number}: message {index} has role {message.get('role')!r}; valid roles: "
-                        f"{', '.join(ROLES)}."
-                    )
+            check_messages(messages, where=f"{path}:{number}: messages")
             if not any(message["role"] == "assistant" for message in messages):
                 raise DataError(f"{path}:{number}: no assistant message, so nothing to learn from this conversation.")
             yield [{"role": m["role"], "content": m["content"]} for m in messages]

@@ -33,6 +33,7 @@ from torch import nn
 
 from gptlab import registry
 from gptlab.config import CONFIG_DIR, CONFIG_NAME, prepare_registry, resolve
+from gptlab.device import resolve_device
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.finetune.config import finetune_config
 from gptlab.finetune.evaluate import pass_at_1
@@ -41,7 +42,6 @@ from gptlab.finetune.init_from import BaseRun
 from gptlab.finetune.prompter import Prompter
 from gptlab.finetune.sampler import complete
 from gptlab.logger import RunContext, SafeLoggers
-from gptlab.train import resolve_device
 from gptlab.trainer import checkpoint
 
 Problem = tuple[str, str]  # (question, answer)

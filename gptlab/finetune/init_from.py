@@ -16,11 +16,13 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from gptlab import registry
+from gptlab.api import model_from_state
 from gptlab.data.cache import TokenSplits
 from gptlab.errors import ConfigError, GptlabError
 from gptlab.finetune.config import finetune_config
 from gptlab.finetune.lora import add_adapters, merged
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
+from gptlab.tokenizer.chat import ChatTemplate
 from gptlab.trainer import checkpoint
 
 
@@ -57,9 +59,8 @@ class BaseRun:
 
     def model(self) -> nn.Module:
         """The run's plain gptlab model (a LoRA run's adapters merged: merge-on-export), in eval mode."""
-        model = self.build_model()
-        model.load_state_dict(self.weights)
-        return model.eval()
+        state = {"config": self.config, "model": self.weights, "tokenizer": self.tokenizer.state()}
+        return model_from_state(state, self.path)[0].eval()
 
     def merged_weights(self, lora: Any) -> dict[str, torch.Tensor]:
         """The weights of a LoRA run (its checkpoint holds adapters only): base weights + adapters, merged."""
@@ -96,15 +97,13 @@ class BaseRun:
         print(f"init_from: {self.path} (model {cfg.model.name}, tokenizer {base_tokenizer} of the base run)")
 
     def tokenizer_with(self, tokenizer_cfg: Any) -> Tokenizer:
-        """The base tokenizer plus the special tokens ``tokenizer_cfg`` declares that it lacks, appended
-        after its vocabulary (their roles, bos/eos/pad, stay the base run's)."""
-        state = self.tokenizer.state()
-        ids = dict(state["special"]["ids"])
-        next_id = self.tokenizer.vocab_size
-        for token in tokenizer_cfg.special_tokens():
-            if token not in ids:
-                ids[token], next_id = next_id, next_id + 1
-        return tokenizer_from_state({**state, "special": {**state["special"], "ids": ids}})
+        """The base tokenizer with the chat template of ``tokenizer_cfg``: its tokens, and the other special
+        tokens the config declares, appended after the vocabulary where new (bos/eos/pad stay the base run's)."""
+        template = ChatTemplate.from_config(tokenizer_cfg.chat_template)
+        grown = self.tokenizer.with_special_tokens([*tokenizer_cfg.special_tokens(), *template.tokens])
+        state = grown.state()
+        state["special"]["template"] = dict(zip(("system", "user", "assistant", "end"), template.tokens))
+        return tokenizer_from_state(state)
 
     def token_splits(self, source: Any, tokenizer_cfg: Any, block_size: int) -> TokenSplits:
         """``source``'s conversations as packed training examples in the base tokenizer (sft.py)."""

@@ -24,8 +24,9 @@ class Prompter:
         from gptlab.tokenizer.chat import ChatTemplate
 
         template = ChatTemplate.from_tokenizer(tokenizer)
-        ends = [tokenizer.special.ids[token] for token in template.stop_tokens if token in tokenizer.special.ids]
-        ends += [tokenizer.eos_id] if tokenizer.eos_id is not None else []
+        ends = [
+            tokenizer.special.ids[token] for token in template.stop_tokens(tokenizer) if token in tokenizer.special.ids
+        ]
 
         def render(question: str) -> str:
             return template.render([{"role": "user", "content": question}], add_generation_prompt=True)

@@ -17,18 +17,23 @@ import numpy as np
 
 from gptlab.data.cache import Shard, TokenSplits
 from gptlab.data.source import SPLITS
-from gptlab.errors import DataError
+from gptlab.errors import DataError, GptlabError
 from gptlab.tokenizer import Tokenizer
 from gptlab.tokenizer.chat import ChatTemplate
 
 
-def packed_examples(conversations: Iterable[list[dict[str, str]]], tokenizer: Tokenizer, tail: int = 0) -> Shard:
+def packed_examples(
+    conversations: Iterable[list[dict[str, str]]], tokenizer: Tokenizer, where: str, tail: int = 0
+) -> Shard:
     """One shard of the encoded ``conversations`` back to back, with their starts and loss masks,
     followed by ``tail`` unlearned end-of-text tokens so that the last example can start a window."""
     template = ChatTemplate.from_tokenizer(tokenizer)
     ids, masks = [], []
-    for messages in conversations:
-        example, learned = template.encode_for_training(tokenizer, messages)
+    for index, messages in enumerate(conversations):
+        try:
+            example, learned = template.encode_for_training(tokenizer, messages)
+        except GptlabError as error:
+            raise DataError(f"{where}, conversation {index}: {error}") from None
         ids.append(np.asarray(example, dtype=np.int64))
         masks.append(np.asarray(learned, dtype=bool))
     lengths = [len(example) for example in ids]
@@ -49,8 +54,8 @@ def conversation_splits(source, tokenizer: Tokenizer, block_size: int) -> TokenS
             raise DataError(
                 f"{source.describe()} has no {split} conversations; give more of them or change data.val_fraction."
             )
-    train = packed_examples(by_split["train"], tokenizer, tail=block_size + 1)
-    val = packed_examples(by_split["val"], tokenizer)
+    train = packed_examples(by_split["train"], tokenizer, f"{source.describe()}, train split", tail=block_size + 1)
+    val = packed_examples(by_split["val"], tokenizer, f"{source.describe()}, val split")
     print(
         f"fine-tuning data: {len(by_split['train'])} train / {len(by_split['val'])} val conversations, "
         f"{int(train.loss_mask.sum()):,} of {len(train.tokens) - block_size - 1:,} train tokens learned"

@@ -27,11 +27,11 @@ def test_conversations_are_split_and_checked(tmp_path):
     [
         (
             {"messages": [{"role": "robot", "content": "x"}]},
-            r"chats.jsonl:2: message 0 has role 'robot'; valid roles: system, user, assistant",
+            r"chats.jsonl:2: messages\[0\] must be {'role': one of system, user, assistant.*got {'role': 'robot'",
         ),
         (
             {"messages": [{"role": "user", "content": 3}]},
-            "chats.jsonl:2: message 0 is not an object with a string 'content'",
+            r"chats.jsonl:2: messages\[0\] must be .*'content': a string",
         ),
         ({"messages": [{"role": "user", "content": "q"}]}, "chats.jsonl:2: no assistant message"),
         ({"text": "hi"}, 'chats.jsonl:2: no non-empty list "messages"'),
