@@ -1,13 +1,15 @@
 """LoRA adapters through peft (gptlab/finetune/lora.py) on a plain gptlab model."""
 
-import copy
-
 import pytest
 import torch
 
 from gptlab.errors import ConfigError
+from gptlab.finetune.init_from import BaseRun
 from gptlab.finetune.lora import LoraConfig, add_adapters, load_adapter, merged, save_adapter
 from gptlab.model.gpt import GPT, GPTConfig
+from gptlab.train import train
+from gptlab.trainer import checkpoint
+from tests.finetune.helpers import one_thread, sft_config
 
 TINY = dict(n_layer=1, n_head=2, d_model=32, block_size=16)
 
@@ -49,3 +51,31 @@ def test_bad_lora_configs_are_named():
         LoraConfig(rank=4, target=["attention"])
     with pytest.raises(ConfigError, match="model.tie_embeddings=true"):
         add_adapters(_model(), LoraConfig(rank=4, target=["head"]))
+
+
+def test_lora_sft_trains_only_adapters_and_the_merged_run_matches(base_run, qa_path, tmp_path, monkeypatch):
+    built = []
+    init_model = BaseRun.init_model
+
+    def keep(self, model, cfg):  # the trained model and a copy of its frozen weights right after init
+        model = init_model(self, model, cfg)
+        built.append((model, {k: v.clone() for k, v in model.named_parameters() if not v.requires_grad}))
+        return model
+
+    monkeypatch.setattr(BaseRun, "init_model", keep)
+    data = ["data=qa", f"data.path={qa_path}", "data.val_fraction=0.2"]
+    lora = ["finetune=lora", "finetune.lora.rank=4", "finetune.lora.target=[qkv,proj,up,down]"]
+    one_thread(train, sft_config(base_run, data, *lora, "trainer.max_steps=15", "optimizer.lr=1e-2"), tmp_path)
+    ((model, frozen),) = built
+    assert frozen and all(
+        torch.equal(param, frozen[name]) for name, param in model.named_parameters() if name in frozen
+    )
+    adapters = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    assert adapters and all("lora_" in name for name in adapters)
+    assert any(p.abs().sum() > 0 for name, p in adapters.items() if "lora_B" in name), "the adapters trained"
+    saved = checkpoint.load(checkpoint.checkpoint_path(tmp_path, checkpoint.LAST))["model"]
+    assert set(saved) == set(adapters), "the checkpoint holds the adapters only"
+    ids = torch.randint(0, 40, (2, 20))
+    merged_model = BaseRun.open(str(tmp_path)).model()  # base run + adapters, merged into a plain model
+    assert not any("lora_" in name for name in merged_model.state_dict())
+    assert torch.allclose(merged_model(ids).logits, model.eval()(ids).logits, atol=1e-5)

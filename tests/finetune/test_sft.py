@@ -16,53 +16,7 @@ from gptlab.finetune.prompter import Prompter
 from gptlab.finetune.sampler import complete
 from gptlab.tokenizer.chat import ChatTemplate
 from gptlab.train import train
-
-FACTS = [
-    ("Capital of France?", "Paris"),
-    ("Capital of Peru?", "Lima"),
-    ("Capital of Japan?", "Tokyo"),
-    ("Capital of Italy?", "Rome"),
-    ("Capital of Egypt?", "Cairo"),
-    ("Capital of Chile?", "Santiago"),
-    ("Capital of Kenya?", "Nairobi"),
-    ("Capital of Spain?", "Madrid"),
-    ("Capital of Cuba?", "Havana"),
-    ("Capital of Iran?", "Tehran"),
-]
-QUICK = ["trainer.progress=false", "trainer.samples=0", "trainer.device=cpu", "trainer.log_every=50", "logger=jsonl"]
-TINY_BASE = ["model.n_layer=1", "model.n_head=2", "model.d_model=48", "model.block_size=32", "tokenizer=char"]
-
-
-def one_thread(function, *args):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models run faster on one thread
-    try:
-        return function(*args)
-    finally:
-        torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def qa_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "facts.json"
-    path.write_text(json.dumps([{"question": q, "answer": a} for q, a in FACTS]))
-    return path
-
-
-@pytest.fixture(scope="module")
-def base_run(tmp_path_factory, qa_path):
-    """A tiny char-level model pretrained briefly on the facts as plain text ("Q: ...\\nA: ...")."""
-    run_dir = tmp_path_factory.mktemp("base")
-    cache = tmp_path_factory.getbasetemp() / "cache"
-    overrides = ["data=qa", f"data.path={qa_path}", "data.val_fraction=0.2", f"cache_dir={cache}", *TINY_BASE, *QUICK]
-    steps = ["trainer.max_steps=20", "trainer.eval_every=20", "trainer.batch_size=8", "trainer.eval_batches=1"]
-    one_thread(train, compose_config([*overrides, *steps]), run_dir)
-    return run_dir
-
-
-def sft_config(base_run, data: list[str], *extra: str):
-    steps = ["trainer.eval_every=1000", "trainer.eval_batches=1", "trainer.batch_size=8"]
-    return compose_config(["+experiment=sft", *data, f"trainer.init_from={base_run}", *QUICK, *steps, *extra])
+from tests.finetune.helpers import FACTS, one_thread, sft_config
 
 
 def test_sft_answers_the_trained_questions_and_ends_its_turn(base_run, qa_path, tmp_path):
