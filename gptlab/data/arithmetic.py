@@ -1,5 +1,10 @@
 """A synthetic task with checkable answers: addition of two zero-padded numbers, ``"07+45="`` -> ``"52"``.
 
+With ``data.reverse=true`` (the default) the sum is written least significant digit first,
+``"07+45="`` -> ``"25"``, so each answer digit depends only on digits already seen and a carry: small
+transformers learn addition far faster so (Lee et al. 2023, "Teaching Arithmetic to Small
+Transformers", arXiv:2307.03381).
+
 It ships with gptlab so the whole post-training pipeline (pretrain -> SFT -> GRPO, and its pass@1)
 runs offline in minutes on a CPU. A fixed tenth of all problems (by a hash of the problem) is held
 out: it is the validation split of every stage and never trained on. Pretraining documents are
@@ -26,6 +31,7 @@ class ArithmeticConfig(DataConfig):
     digits: int = 2  # digits of each operand (zero-padded, so all prompts have one length)
     problems: int = 20000  # training problems drawn (with repeats) from the non-held-out ones
     seed: int = 0
+    reverse: bool = True  # write the sum least significant digit first
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -46,14 +52,19 @@ class Addition(DocumentSource):
         self.cfg = cfg
 
     def describe(self) -> str:
-        return f"arithmetic ({self.cfg.digits}-digit addition)"
+        return f"arithmetic ({self.cfg.digits}-digit addition{', sums reversed' * self.cfg.reverse})"
 
     def fingerprint(self) -> str:
         c = self.cfg
-        return f"arithmetic:digits={c.digits};problems={c.problems};seed={c.seed};val={c.val_fraction}"
+        return (
+            f"arithmetic:digits={c.digits};problems={c.problems};seed={c.seed};reverse={c.reverse};val={c.val_fraction}"
+        )
 
     def question(self, a: int, b: int) -> str:
         return f"{a:0{self.cfg.digits}d}+{b:0{self.cfg.digits}d}="
+
+    def answer(self, total: int) -> str:
+        return str(total)[::-1] if self.cfg.reverse else str(total)
 
     def problems(self, split: str, count: int | None = None, seed: int | None = None) -> list[tuple[str, str]]:
         """``count`` (question, answer) pairs of ``split``: train never draws a held-out problem, val only
@@ -65,7 +76,7 @@ class Addition(DocumentSource):
         while len(pairs) < count:
             a, b = rng.randrange(top), rng.randrange(top)
             if is_held_out(a, b) == held_out:
-                pairs.append((self.question(a, b), str(a + b)))
+                pairs.append((self.question(a, b), self.answer(a + b)))
         return pairs
 
     def split_pairs(self) -> Iterator[tuple[str, str, str]]:

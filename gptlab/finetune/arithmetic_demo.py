@@ -49,6 +49,8 @@ GRPO = ["+experiment=grpo"]
 def run_stages(out: Path, pretrain_steps: int, sft_steps: int, grpo_steps: int, eval_problems: int) -> dict:
     """Train the three stages under ``out``; returns each stage's pass@1 and seconds."""
     dirs = {stage: out / stage for stage in ("pretrain", "sft", "grpo")}
+    for run_dir in dirs.values():
+        run_dir.mkdir(parents=True)
     seconds = {}
     started = time.perf_counter()
     train(

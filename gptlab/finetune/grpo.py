@@ -79,10 +79,10 @@ def grpo_loss(
         log_ratio = ref_logprobs - logprobs
         kl = torch.exp(log_ratio) - log_ratio - 1
         per_token = per_token + kl_coef * kl
-        metrics["kl"] = float((kl * mask).sum() / mask.sum().clamp(min=1))
+        metrics["kl"] = float((kl.detach() * mask).sum() / mask.sum().clamp(min=1))
     per_completion = (per_token * mask).sum(1) / mask.sum(1).clamp(min=1)
     if clip_eps > 0:
-        clipped = ((ratio - 1).abs() > clip_eps).float()
+        clipped = ((ratio.detach() - 1).abs() > clip_eps).float()
         metrics["clip_fraction"] = float((clipped * mask).sum() / mask.sum().clamp(min=1))
     return per_completion.mean(), metrics
 
@@ -166,7 +166,7 @@ class GRPO:
             self.optimizer.zero_grad(set_to_none=True)
         rewards = rollout.rewards
         return {
-            "loss": float(loss),
+            "loss": float(loss.detach()),
             "reward_mean": float(rewards.mean()),
             "reward_std": float(rewards.std()),
             "accuracy": float((rewards == 1).float().mean()),
