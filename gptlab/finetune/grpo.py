@@ -149,7 +149,9 @@ class GRPO:
         for group in self.optimizer.param_groups:
             group["lr"] = group.setdefault("base_lr", group["lr"]) * lr_factor
         self.model.train()
-        for _ in range(cfg.epochs_per_batch):
+        loss, metrics = torch.zeros(()), {}
+        informative = bool(rollout.advantages.abs().sum() > 0)  # else every group had equal rewards: no signal,
+        for _ in range(cfg.epochs_per_batch if informative else 0):  # and Adam's momentum alone would move weights
             logprobs = token_logprobs(self.model, rollout.sequences, cfg.temperature)
             loss, metrics = grpo_loss(
                 logprobs,
@@ -171,6 +173,7 @@ class GRPO:
             "reward_std": float(rewards.std()),
             "accuracy": float((rewards == 1).float().mean()),
             "completion_tokens": float(rollout.mask.sum(1).mean()),
+            "updated": float(informative),
             **metrics,
         }
 

@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+import gptlab
 from gptlab import registry
 from gptlab.config import compose_config, typed_component
 from gptlab.errors import ConfigError
@@ -28,7 +29,9 @@ def test_sft_answers_the_trained_questions_and_ends_its_turn(base_run, qa_path, 
     new_tokens = [t for t in run.tokenizer.special.ids if t not in base.tokenizer.special.ids]
     assert new_tokens, "the chat template's role tokens were appended"
     assert min(run.tokenizer.special.ids[t] for t in new_tokens) == base.tokenizer.vocab_size
-    model, prompter = run.model(), Prompter.chat(run.tokenizer)
+    model, tokenizer, _ = gptlab.load(tmp_path, device="cpu")  # an SFT run loads like any run
+    assert tokenizer.state() == run.tokenizer.state()
+    prompter = Prompter.chat(tokenizer)
     trained = FACTS[0]  # a training pair (every 5th pair is validation)
     completion = complete(model, [prompter.prompt_ids(trained[0])], 12, prompter.end_ids, temperature=0.0)[0]
     assert prompter.text(completion) == trained[1]
