@@ -78,3 +78,40 @@ def load(path: str | Path, device: str | torch.device = "auto", checkpoint: str 
         path=file,
         step=int(state.get("step", 0)),
     )
+
+
+def train(overrides: dict[str, Any] | list[str] | None = None, run_dir: str | Path | None = None) -> dict[str, float]:
+    """Train a run from Python, composed exactly as ``gptlab-train`` composes it; returns the final metrics.
+
+        gptlab.train({"model.n_layer": 1, "trainer.max_steps": 50}, run_dir="outputs/from-python")
+
+    ``overrides``: a dict of dotted keys (or a list of ``key=value`` strings, group choices such as
+    ``optimizer=adamw`` included). ``run_dir``: where the run writes (default outputs/python/<time>).
+    """
+    import time
+
+    from omegaconf import OmegaConf
+
+    from gptlab.config import compose_config
+    from gptlab.train import train as train_run
+
+    if isinstance(overrides, dict):
+        overrides = [f"{key}={_override_value(value)}" for key, value in overrides.items()]
+    cfg = compose_config(list(overrides or []))
+    run_dir = Path(run_dir or Path("outputs") / "python" / time.strftime("%Y-%m-%d_%H-%M-%S"))
+    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
+    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
+    return train_run(cfg, run_dir)
+
+
+def _override_value(value: Any) -> str:
+    """A Python value as Hydra's override grammar writes it (lists and dicts as JSON-like text)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple, dict)):
+        import json
+
+        return json.dumps(value)
+    return str(value)

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import traceback
+from dataclasses import asdict
 from pathlib import Path
 
 import hydra
@@ -27,6 +28,7 @@ from gptlab.data.loader import RandomWindowLoader
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.finetune.init_from import BaseRun
 from gptlab.generate import sample_texts
+from gptlab.hf.init import TrainedTokenizer
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
 from gptlab.sweep import summary
@@ -62,6 +64,17 @@ def check_document_masking(model: torch.nn.Module, model_cfg) -> None:
             f"{getattr(model_cfg, 'attention', '?')} ({', '.join(lacking)}) takes no mask. Use model.attention=sdpa "
             f"or math, or data.doc_mask=false."
         )
+
+
+def pretrained_start(spec: str, model_cfg):
+    """The pretrained model ``trainer.init_from`` names; a Hugging Face one takes the run's context
+    (model.block_size), attention kernel and dropout."""
+    from gptlab.hf import init_from
+
+    keep = {key: getattr(model_cfg, key, None) for key in ("block_size", "attention", "dropout")}
+    start = init_from(spec, **keep)
+    print(f"init_from: {spec} ({start.model.num_parameters():,} parameters, tokenizer {start.tokenizer.name})")
+    return start
 
 
 def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
@@ -118,14 +131,19 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
         )
     torch.manual_seed(cfg.seed)
 
+    # trainer.init_from (gptlab/hf/init.py): the pretrained model's architecture, weights and tokenizer
+    start = pretrained_start(trainer_cfg.init_from, typed["model"]) if trainer_cfg.init_from and not base else None
+    if start:
+        typed["model"], plain_config["model"] = start.config, asdict(start.config)
+    tokenizer_source = TrainedTokenizer(start.tokenizer) if start else registry.build("tokenizer", typed["tokenizer"])
+    tokenizer_key = tokenizer_source.cache_config() if start else typed["tokenizer"]
+
     source = registry.build("data", typed["data"])
     block_size = typed["model"].block_size
     if base:  # fine-tuning hook: the base run's tokenizer, conversations packed with their loss masks
         splits = base.token_splits(source, typed["tokenizer"], block_size)
     else:
-        splits = load_or_build(
-            source, registry.build("tokenizer", typed["tokenizer"]), typed["tokenizer"], cfg.cache_dir
-        )
+        splits = load_or_build(source, tokenizer_source, tokenizer_key, cfg.cache_dir)
     longest_val = max(len(shard.tokens) for shard in splits.val)  # an evaluation window lies in one shard
     if longest_val <= block_size:
         raise ConfigError(
@@ -134,7 +152,8 @@ def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dic
             f"data.val_fraction or data.shard_tokens, or more text."
         )
     tokenizer = splits.tokenizer
-    model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
+    model = start.model if start else registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size)
+    model = model.to(device)
     if base:  # fine-tuning hook: the base run's weights (new token rows appended), LoRA adapters if configured
         model = base.init_model(model, cfg)
     flops_per_token = model.flops_per_token()

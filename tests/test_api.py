@@ -14,32 +14,22 @@ from gptlab import registry
 from gptlab.errors import GptlabError
 from gptlab.model.gpt import GPTConfig
 from gptlab.trainer import checkpoint
-from tests.helpers import MACBETH, REPO, TINY, train_cli
+from tests.helpers import REPO
 
 
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory):
-    """A tiny run trained for 6 steps by the real command."""
-    run = tmp_path_factory.mktemp("api") / "run"
-    args = [*TINY, *MACBETH, "trainer.max_steps=6", "trainer.eval_every=6", "trainer.samples=0", f"hydra.run.dir={run}"]
-    result = train_cli(args, cwd=run.parent)
-    assert result.returncode == 0, result.stderr
-    return run
-
-
-def test_load_a_run_dir_or_a_checkpoint(trained_run):
-    model, tokenizer, config = gptlab.load(trained_run, device="cpu")
+def test_load_a_run_dir_or_a_checkpoint(tiny_run):
+    model, tokenizer, config = gptlab.load(tiny_run, device="cpu")
     assert not model.training and isinstance(config, GPTConfig) and config.d_model == 32
-    run = gptlab.load(trained_run / "checkpoints" / "last.pt", device="cpu", checkpoint="last")
+    run = gptlab.load(tiny_run / "checkpoints" / "last.pt", device="cpu", checkpoint="last")
     assert run.step == 6 and run.run_config["trainer"]["max_steps"] == 6
     ids = torch.as_tensor(tokenizer.encode("ROSS:"))[None]
     torch.testing.assert_close(model(ids).logits, run.model(ids).logits)
 
 
-def test_a_kernel_that_cannot_run_here_falls_back_with_one_line(trained_run, tmp_path, caplog):
+def test_a_kernel_that_cannot_run_here_falls_back_with_one_line(tiny_run, tmp_path, caplog):
     """A checkpoint whose config names flash4 with a softcap (trained on a GPU, say) loads on this CPU:
     flash4 cannot run here, sdpa has no softcap, so math takes over; the weights give math's logits."""
-    state = checkpoint.load(checkpoint.find(trained_run))
+    state = checkpoint.load(checkpoint.find(tiny_run))
     state["config"]["model"].update(attention="flash4", attn_softcap=20.0)
     moved = tmp_path / "gpu-run.pt"
     checkpoint.save(state, moved)

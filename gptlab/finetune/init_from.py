@@ -1,4 +1,4 @@
-"""``trainer.init_from=RUN_DIR``: start a run from a pretrained gptlab run.
+"""``trainer.init_from=RUN_DIR`` with conversation data: fine-tune a pretrained gptlab run.
 
 The run takes the base run's model config, weights and trained tokenizer (the tokenizer config
 may only add special tokens, e.g. the chat template's role tokens: they are appended after the
@@ -21,6 +21,7 @@ from gptlab.data.cache import TokenSplits
 from gptlab.errors import ConfigError, GptlabError
 from gptlab.finetune.config import finetune_config
 from gptlab.finetune.lora import add_adapters, merged
+from gptlab.hf.init import HF_PREFIX, is_hf_folder
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 from gptlab.tokenizer.chat import ChatTemplate
 from gptlab.trainer import checkpoint
@@ -73,9 +74,17 @@ class BaseRun:
 
     @classmethod
     def of_run(cls, cfg: DictConfig) -> BaseRun | None:
-        """The base run of ``cfg`` (None without ``trainer.init_from``), its model config adopted into ``cfg``."""
+        """The base run of a fine-tuning run, its model config adopted into ``cfg``: None unless
+        ``trainer.init_from`` names a gptlab run and the data are conversations (other starts, e.g. a
+        Hugging Face folder for continued pretraining, are gptlab/hf/init.py's)."""
         init_from = cfg.trainer.get("init_from")
-        if not init_from:
+        data = registry.lookup("data", cfg.data.name, key="data.name").target
+        if (
+            not init_from
+            or init_from.startswith(HF_PREFIX)
+            or is_hf_folder(init_from)
+            or not hasattr(data, "conversations")
+        ):
             return None
         base = cls.open(init_from)
         cfg.trainer.init_from = str(Path(init_from).expanduser().resolve())  # the saved config finds it from anywhere

@@ -348,8 +348,12 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.d_model, (self.n_head + 2 * self.n_kv_head) * self.head_dim, bias=cfg.bias)
         self.proj = nn.Linear(self.n_head * self.head_dim, cfg.d_model, bias=cfg.bias)
         self.proj.is_residual_projection = True
-        self.q_norm = build_part("norm", cfg.qk_norm, self.head_dim, bias=cfg.bias, key="model.qk_norm")
-        self.k_norm = build_part("norm", cfg.qk_norm, self.head_dim, bias=cfg.bias, key="model.qk_norm")
+        self.q_norm = build_part(
+            "norm", cfg.qk_norm, self.head_dim, bias=cfg.bias, eps=cfg.norm_eps, key="model.qk_norm"
+        )
+        self.k_norm = build_part(
+            "norm", cfg.qk_norm, self.head_dim, bias=cfg.bias, eps=cfg.norm_eps, key="model.qk_norm"
+        )
         self.kernel, self.window, self.softcap, self.dropout = kernel, window, cfg.attn_softcap, cfg.dropout
         self.rotate, self.position_args = positions.rotate, positions.kernel_args  # shared, not owned
         self.resid_dropout = nn.Dropout(cfg.dropout)

@@ -44,6 +44,7 @@ class GPTConfig:
     norm_placement: str = "pre"
     final_norm: bool = True
     qk_norm: str = "none"  # a norm name applied per head to q and k
+    norm_eps: Optional[float] = None  # every norm's epsilon; null: layernorm 1e-5, rmsnorm 1e-6
     # positions
     pos: str = "learned"
     rope_theta: float = 10000.0
@@ -95,6 +96,8 @@ class GPTConfig:
             raise ConfigError(
                 f"model.n_kv_head={self.n_kv_head} must divide model.n_head={self.n_head}: one of {valid} (or null)."
             )
+        if self.norm_eps is not None and self.norm_eps <= 0:
+            raise ConfigError(f"model.norm_eps={self.norm_eps} must be > 0 (or null for each norm's default).")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"model.dropout={self.dropout} must lie in [0, 1).")
         for key in ("mlp_ratio", "embed_scale", "rope_theta", "rope_scaling_factor", "init_std"):
@@ -210,9 +213,9 @@ class Block(nn.Module):
     def __init__(self, cfg: GPTConfig, positions: nn.Module, window: int, moe: bool = False):
         super().__init__()
         self.post_norm = lookup("norm_placement", cfg.norm_placement).target.post
-        self.attn_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
+        self.attn_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias, eps=cfg.norm_eps)
         self.attn = CausalSelfAttention(cfg, cfg.kernel(), positions, window)
-        self.mlp_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias)
+        self.mlp_norm = build_part("norm", cfg.norm, cfg.d_model, bias=cfg.bias, eps=cfg.norm_eps)
         self.moe = moe
         self.mlp = (
             MixtureOfExperts(cfg)
@@ -270,7 +273,9 @@ class GPT(nn.Module):
         self.blocks = nn.ModuleList(
             Block(cfg, self.positions, window, moe) for window, moe in zip(cfg.layer_windows(), cfg.moe_flags())
         )
-        self.final_norm = build_part("norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias)
+        self.final_norm = build_part(
+            "norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias, eps=cfg.norm_eps
+        )
         self.head = LMHead(cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss)
         if cfg.tie_embeddings:
             self.head.weight = self.token_embedding.weight

@@ -46,6 +46,15 @@ class GeluMLP(MLP):
         return F.gelu(h)
 
 
+@register("mlp", "gelu_tanh")
+class GeluTanhMLP(MLP):
+    """GELU in its tanh approximation, as GPT-2 computes it (Hendrycks & Gimpel 2016, arXiv:1606.08415;
+    Hugging Face's ``gelu_new``): exported GPT-2 models match Hugging Face's logits exactly."""
+
+    def activation(self, h: torch.Tensor) -> torch.Tensor:
+        return F.gelu(h, approximate="tanh")
+
+
 @register("mlp", "relu")
 class ReluMLP(MLP):
     """ReLU (Nair & Hinton 2010; the original Transformer's MLP, Vaswani et al. 2017)."""

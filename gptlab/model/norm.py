@@ -12,10 +12,10 @@ from gptlab.registry import register
 
 @register("norm", "layernorm")
 class LayerNorm(nn.LayerNorm):
-    """LayerNorm (Ba et al. 2016, arXiv:1607.06450); its bias follows ``model.bias``."""
+    """LayerNorm (Ba et al. 2016, arXiv:1607.06450); its bias follows ``model.bias``; ``eps`` None: 1e-5."""
 
-    def __init__(self, dim: int, bias: bool = True):
-        super().__init__(dim, bias=bias)
+    def __init__(self, dim: int, bias: bool = True, eps: float | None = None):
+        super().__init__(dim, eps=1e-5 if eps is None else eps, bias=bias)
 
     @staticmethod
     def param_count(dim: int, bias: bool) -> int:
@@ -24,11 +24,12 @@ class LayerNorm(nn.LayerNorm):
 
 @register("norm", "rmsnorm")
 class RMSNorm(nn.Module):
-    """RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467): scale by the root mean square, no centering or bias."""
+    """RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467): scale by the root mean square, no centering or bias;
+    ``eps`` None: 1e-6."""
 
-    def __init__(self, dim: int, bias: bool = True, eps: float = 1e-6):
+    def __init__(self, dim: int, bias: bool = True, eps: float | None = None):
         super().__init__()
-        self.eps = eps
+        self.eps = 1e-6 if eps is None else eps
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -43,7 +44,7 @@ class RMSNorm(nn.Module):
 class NoNorm(nn.Identity):
     """No normalization (identity), e.g. to see why transformers need it."""
 
-    def __init__(self, dim: int = 0, bias: bool = True):
+    def __init__(self, dim: int = 0, bias: bool = True, eps: float | None = None):
         super().__init__()
 
     @staticmethod

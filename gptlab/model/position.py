@@ -106,6 +106,15 @@ def yarn_rope_scaling(
     return inv_freq / factor * (1 - keep) + inv_freq * keep, 0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0
 
 
+@register("rope_scaling", "llama3")
+def llama3_rope_scaling(
+    inv_freq: torch.Tensor, factor: float, original_length: int, low: float = 1.0, high: float = 4.0
+) -> tuple[torch.Tensor, float]:
+    """Llama 3.1's scaling (Grattafiori et al. 2024, arXiv:2407.21783): YaRN's ramp between 1 and 4 turns per
+    original context, without YaRN's temperature; Hugging Face's rope_type llama3 with its default factors."""
+    return yarn_rope_scaling(inv_freq, factor, original_length, alpha=low, beta=high)[0], 1.0
+
+
 @register("position", "rope")
 class RotaryPositions(Positions):
     """Rotary position embedding: rotate q and k by position-dependent angles

@@ -33,7 +33,7 @@ class TrainerConfig:
     compile: bool = False
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
-    init_from: str = ""  # a pretrained run dir (or checkpoint) to fine-tune (gptlab/finetune/init_from.py)
+    init_from: Optional[str] = None  # start from pretrained weights: hf:PATH (a Hugging Face folder) or a run dir
     on_nonfinite: str = "stop"  # stop | skip: what a non-finite loss or gradient does
     max_skipped_steps: int = 10  # with skip: stop after this many skipped steps in a row
     dry_run: bool = False  # build the model on the meta device, print its size, FLOPs and memory; read no data

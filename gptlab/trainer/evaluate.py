@@ -1,7 +1,8 @@
 """Validation loss and bits per byte on a fixed set of validation windows.
 
-Bits per byte = total negative log-likelihood in bits / UTF-8 bytes of the evaluated target
-tokens, so models with different tokenizers compare on the same scale.
+Bits per byte = negative log-likelihood in bits / UTF-8 bytes, over the target tokens that stand for
+text, so models with different tokenizers compare on the same scale. Special-token targets (EOS, BOS:
+0 bytes) are left out of both sums, as nanochat counts them; the loss keeps every target.
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ def evaluate(
     was_training = model.training
     model.eval()
     nats = torch.zeros((), dtype=torch.float64)
+    text_nats = torch.zeros((), dtype=torch.float64)
     count = byte_count = 0
+    token_bytes = token_bytes.to(device)
     for x, y in evaluation_batches(tokens, block_size, batch_size, num_batches):
         x, y = x.to(device), y.to(device)
         with autocast:
             logits = model(x).logits  # the plain next-token loss, without the model's auxiliary terms
-        nats += next_token_loss(logits, y, reduction="sum").double().cpu()
-        kept = y[y != IGNORE_INDEX].cpu()
-        count += kept.numel()
-        byte_count += int(token_bytes[kept].sum())
+        losses = next_token_loss(logits, y, reduction="none").view_as(y).double()
+        kept = y != IGNORE_INDEX
+        target_bytes = torch.where(kept, token_bytes[y.clamp(min=0)], 0)
+        nats += losses.sum().cpu()
+        text_nats += losses[target_bytes > 0].sum().cpu()  # special tokens (0 bytes) count in neither sum
+        count += int(kept.sum())
+        byte_count += int(target_bytes.sum())
     model.train(was_training)
-    total = nats.item()
-    return {"val_loss": total / count, "val_bpb": total / math.log(2) / max(1, byte_count)}
+    return {"val_loss": nats.item() / count, "val_bpb": text_nats.item() / math.log(2) / max(1, byte_count)}
