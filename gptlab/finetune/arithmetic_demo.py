@@ -35,6 +35,8 @@ PRETRAIN = [
     "model.n_layer=2",
     "model.d_model=64",
     "model.block_size=32",
+    "model.pos=rope",
+    "model.n_head=4",
     "optimizer=adamw",
     "optimizer.lr=3e-3",
     "optimizer.weight_decay=0.0",
@@ -42,8 +44,8 @@ PRETRAIN = [
     "trainer.batch_size=32",
     "trainer.eval_batches=4",
 ]
-SFT = ["+experiment=sft", "data=arithmetic", "trainer.batch_size=32", "trainer.eval_batches=4"]
-GRPO = ["+experiment=grpo"]
+SFT = ["+experiment=sft", "data=arithmetic", "optimizer.lr=3e-3", "trainer.batch_size=32", "trainer.eval_batches=4"]
+GRPO = ["+experiment=grpo"]  # its settings are the tuned ones (experiments/grpo.yaml)
 
 
 def run_stages(out: Path, pretrain_steps: int, sft_steps: int, grpo_steps: int, eval_problems: int) -> dict:
@@ -87,11 +89,11 @@ def run_stages(out: Path, pretrain_steps: int, sft_steps: int, grpo_steps: int, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/arithmetic"), help="a new folder for the three runs")
-    parser.add_argument("--pretrain-steps", type=int, default=1500)
-    parser.add_argument("--sft-steps", type=int, default=150)
-    parser.add_argument("--grpo-steps", type=int, default=100)
+    parser.add_argument("--pretrain-steps", type=int, default=800)
+    parser.add_argument("--sft-steps", type=int, default=600)
+    parser.add_argument("--grpo-steps", type=int, default=250)
     parser.add_argument("--eval-problems", type=int, default=500, help="held-out problems for pass@1")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (tiny models run fastest on one)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
