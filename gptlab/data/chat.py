@@ -8,12 +8,12 @@ the run before training with the file, the line and the valid roles.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from omegaconf import MISSING
 
+from gptlab.data.jsonl import json_lines
 from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
 from gptlab.data.text import files_fingerprint, resolve_paths
 from gptlab.errors import ConfigError, DataError
@@ -31,26 +31,17 @@ class ChatConfig(DataConfig):
 
 def read_conversations(path) -> Iterator[Conversation]:
     """The ``messages`` of each non-blank line of ``path``, checked; a DataError naming file and line otherwise."""
-    with open(path, "rb") as file:
-        for number, raw in enumerate(file, start=1):
-            if not raw.strip():
-                continue
-            try:
-                record = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                raise DataError(
-                    f"{path}:{number}: not a JSON object ({error}). Each line must be one JSON object."
-                ) from None
-            messages = record.get("messages") if isinstance(record, dict) else None
-            if not isinstance(messages, list) or not messages:
-                raise DataError(
-                    f'{path}:{number}: no non-empty list "messages". Each line must be '
-                    f'{{"messages": [{{"role": "user", "content": ...}}, {{"role": "assistant", "content": ...}}]}}.'
-                )
-            check_messages(messages, where=f"{path}:{number}: messages")
-            if not any(message["role"] == "assistant" for message in messages):
-                raise DataError(f"{path}:{number}: no assistant message, so nothing to learn from this conversation.")
-            yield [{"role": m["role"], "content": m["content"]} for m in messages]
+    for number, record in json_lines(path):
+        messages = record.get("messages") if isinstance(record, dict) else None
+        if not isinstance(messages, list) or not messages:
+            raise DataError(
+                f'{path}:{number}: no non-empty list "messages". Each line must be '
+                f'{{"messages": [{{"role": "user", "content": ...}}, {{"role": "assistant", "content": ...}}]}}.'
+            )
+        check_messages(messages, where=f"{path}:{number}: messages")
+        if not any(message["role"] == "assistant" for message in messages):
+            raise DataError(f"{path}:{number}: no assistant message, so nothing to learn from this conversation.")
+        yield [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
 @register("data", "chat", ChatConfig)

@@ -22,14 +22,7 @@ class GRPOConfig:
     eval_every: int = 50
 
     def __post_init__(self) -> None:
-        for key in (
-            "group_size",
-            "prompts_per_step",
-            "epochs_per_batch",
-            "max_new_tokens",
-            "eval_problems",
-            "eval_every",
-        ):
+        for key in ("prompts_per_step", "epochs_per_batch", "max_new_tokens", "eval_problems", "eval_every"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"finetune.grpo.{key}={getattr(self, key)} must be >= 1.")
         if self.group_size < 2:
