@@ -99,9 +99,9 @@ def train(overrides: dict[str, Any] | list[str] | None = None, run_dir: str | Pa
         overrides = [f"{key}={_override_value(value)}" for key, value in overrides.items()]
     cfg = compose_config(list(overrides or []))
     run_dir = Path(run_dir or Path("outputs") / "python" / time.strftime("%Y-%m-%d_%H-%M-%S"))
-    (run_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
-    return train_run(cfg, run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    # .hydra/ is written once the start is accepted; overrides.yaml lets `gptlab-train --resume RUN_DIR` continue it
+    return train_run(cfg, run_dir, run_files={"config.yaml": cfg, "overrides.yaml": OmegaConf.create(overrides)})
 
 
 def _override_value(value: Any) -> str:

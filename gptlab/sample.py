@@ -34,14 +34,14 @@ def sample(args: argparse.Namespace) -> list[str]:
     return sample_texts(
         run.model,
         run.tokenizer,
-        args.prompt,
-        args.num_samples,
-        args.max_new_tokens,
-        run.model.block_size,
-        args.temperature,
-        args.top_k or None,
-        args.seed,
-        device,
+        prompt=args.prompt,
+        count=args.num_samples,
+        max_new_tokens=args.max_new_tokens,
+        block_size=run.model.block_size,
+        temperature=args.temperature,
+        top_k=args.top_k or None,
+        seed=args.seed,
+        device=device,
     )
 
 

@@ -12,8 +12,9 @@ import os
 import shutil
 import sys
 import traceback
-from dataclasses import asdict
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import hydra
 import torch
@@ -22,229 +23,249 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from gptlab import registry
-from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry, resolve
-from gptlab.data.cache import load_or_build
-from gptlab.data.loader import RandomWindowLoader
+from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.finetune.init_from import BaseRun
 from gptlab.generate import sample_texts
-from gptlab.hf.init import TrainedTokenizer
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
-from gptlab.sweep import summary
+from gptlab.run.build import RunComponents, build_components, load_pretrained
+from gptlab.run.lock import RunDirLock, RunDirLocked
+from gptlab.run.parallel import wrap_model
+from gptlab.run.resolved import ResolvedRun
+from gptlab.run.resume import check_resumable, resume_command, resume_overrides, split_resume_flag
 from gptlab.sweep.gpus import gpu_for_job, visible_gpus
 from gptlab.sweep.identity import JobIdentity, job_identity
-from gptlab.sweep.status import check_same_config, config_hash, finished_metrics, write_status
+from gptlab.sweep.status import config_hash, finished_metrics, write_status
 from gptlab.trainer import checkpoint
-from gptlab.trainer.budget import resolve_budget
 from gptlab.trainer.loop import Trainer
-from gptlab.trainer.stages import token_segments
+from gptlab.trainer.stop import Stopped
+from gptlab.world import World
 
 SAMPLES_FILE = "samples.txt"
 DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
+INTERRUPTED = 130  # 128 + SIGINT: the shell's code for Ctrl-C
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        return torch.device("mps" if torch.backends.mps.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"trainer.device='{name}' but torch sees no CUDA GPU here; use trainer.device=cpu or auto.")
-    return torch.device(name)
+def train(
+    cfg: DictConfig,
+    run_dir: Path,
+    job: JobIdentity | None = None,
+    world: World | None = None,
+    run_files: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """The whole run: resolve (and load a pretrained start) -> claim the run dir -> build -> restore -> fit -> finish.
 
-
-def check_document_masking(model: torch.nn.Module, model_cfg) -> None:
-    """data.doc_mask needs an attention kernel that takes a mask (the loader's document ids)."""
-    kernels = {type(m.kernel).__name__: m.kernel for m in model.modules() if hasattr(m, "kernel")}
-    lacking = sorted(name for name, kernel in kernels.items() if "mask" not in kernel.features)
-    if lacking:
-        raise ConfigError(
-            f"data.doc_mask=true keeps attention inside documents, but model.attention="
-            f"{getattr(model_cfg, 'attention', '?')} ({', '.join(lacking)}) takes no mask. Use model.attention=sdpa "
-            f"or math, or data.doc_mask=false."
-        )
-
-
-def pretrained_start(spec: str, model_cfg):
-    """The pretrained model ``trainer.init_from`` names; a Hugging Face one takes the run's context
-    (model.block_size), attention kernel and dropout."""
-    from gptlab.hf import init_from
-
-    keep = {key: getattr(model_cfg, key, None) for key in ("block_size", "attention", "dropout")}
-    start = init_from(spec, **keep)
-    print(f"init_from: {spec} ({start.model.num_parameters():,} parameters, tokenizer {start.tokenizer.name})")
-    return start
-
-
-def dry_run(cfg: DictConfig, typed: dict) -> dict[str, float]:
-    """``trainer.dry_run=true``: print the config and the model's size, FLOPs and memory; read no data."""
-    vocab = getattr(typed["tokenizer"], "vocab_size", 0) or DRY_RUN_VOCAB
-    with torch.device("meta"):  # shapes only: no memory, no initialization
-        model = registry.build("model", typed["model"], vocab_size=vocab)
-    trainer_cfg = typed["trainer"]
-    activation_bytes = 4 if trainer_cfg.dtype == "float32" else 2
-    print(OmegaConf.to_yaml(cfg, resolve=True))
-    print(
-        f"dry run: model {typed['model'].name}, vocab {vocab} | {counting.summary(model, trainer_cfg.batch_size, activation_bytes)}"
-    )
-    return {}
-
-
-def train(cfg: DictConfig, run_dir: Path, job: JobIdentity | None = None) -> dict[str, float]:
-    """The whole run: validate, read data, build, (resume,) train, evaluate, sample.
-
-    A multirun job (``job.num`` set) skips itself if its run dir holds the same config finished,
-    resumes from a checkpoint left there, uses its GPU from the pool, and writes ``status.json``.
+    ``run_files`` (name -> config) are written into ``run_dir/.hydra/`` once everything is built and
+    restored, so a refused or failed start rewrites nothing there (default: ``config.yaml``). A multirun job (``job.num`` set)
+    skips itself if its run dir holds the same config finished, resumes a checkpoint left there,
+    uses its GPU from the pool and writes ``status.json``. Returns the last evaluation's metrics;
+    raises :class:`Stopped` when a signal stopped it (after saving).
     """
+    base = BaseRun.of_run(cfg)  # fine-tuning hook (gptlab/finetune/): a gptlab run and conversations, else None
+    run = ResolvedRun.from_config(cfg)  # every config check runs here, before any data is read
+    if run.trainer.dry_run:
+        return dry_run(cfg, run, run_dir)
     job = job or JobIdentity()
-    base = BaseRun.of_run(cfg)  # fine-tuning hook (gptlab/finetune/): trainer.init_from's model config, or None
-    typed = resolve(cfg)  # every config check runs here, before any data is read
-    trainer_cfg, sweep_cfg = typed["trainer"], typed["sweep"]
-    if trainer_cfg.dry_run:
-        result = dry_run(cfg, typed)
-        if run_dir.exists():
-            _remove_if_empty_run(run_dir)  # a dry run leaves no run dir behind
-        return result
-    plain_config = OmegaConf.to_container(cfg, resolve=True)
-    digest, in_sweep = config_hash(plain_config), job.num is not None
+    world = world or world_for_job(run, job)
+    torch.manual_seed(run.seed)
+    pretrained = (
+        base.start(run) if base else load_pretrained(run)
+    )  # trainer.init_from: its architecture becomes run.model
+    with RunDirLock(run_dir, enabled=world.is_main):
+        start = claim(run, run_dir, job, world)
+        if start.finished is not None:
+            return start.finished
+        if run.trainer.threads:
+            torch.set_num_threads(run.trainer.threads)
+        parts = build_components(run, world, pretrained)
+        loggers = start_loggers(run, run_dir, job, world, parts, start.checkpoint)
+        try:
+            trainer = build_trainer(run, parts, loggers, run_dir, world)
+            restore(trainer, start.checkpoint, run_dir)
+            record_config(run_dir, run_files or {"config.yaml": cfg}, world)  # the start is accepted
+            final = trainer.fit()
+        except BaseException:
+            loggers.finish(exit_code=1)
+            raise
+        loggers.finish()
+        finish(run, run_dir, job, world, trainer, parts, final)
+    if trainer.stop_signal is not None:
+        raise Stopped(trainer.stop_signal, f"stopped by {trainer.stop_reason}", then=trainer.then)
+    return final
+
+
+@dataclass
+class Start:
+    """What a start found in its run dir: a checkpoint to resume, or the metrics of a finished job to skip."""
+
+    checkpoint: dict[str, Any] | None = None
+    finished: dict[str, float] | None = None
+
+
+def world_for_job(run: ResolvedRun, job: JobIdentity) -> World:
+    """torchrun's world, or one process; a parallel sweep job on CUDA takes its GPU from the pool."""
+    world = World.from_env(run.trainer.device)
+    if job.num is not None and world.world_size == 1 and world.device.type == "cuda" and world.device.index is None:
+        gpu = gpu_for_job(job.num, run.sweep.gpus or visible_gpus(), run.sweep.jobs_per_gpu)
+        world = World.single(torch.device("cuda", gpu))
+    if world.device.type == "cuda":
+        torch.cuda.set_device(world.device)
+    return world
+
+
+def build_trainer(run: ResolvedRun, parts: RunComponents, loggers: SafeLoggers, run_dir: Path, world: World) -> Trainer:
+    """The training loop over the built components; checkpoints also hold the config and the tokenizer."""
+    return Trainer(
+        cfg=run.trainer,
+        model=parts.model,
+        optimizer=parts.optimizer,
+        schedule_for=parts.schedule_for(run),
+        budget=parts.budget,
+        loader=parts.loader,
+        val_tokens=parts.splits.val_tokens,
+        token_bytes=torch.as_tensor(parts.tokenizer.token_byte_lengths()),
+        loggers=loggers,
+        run_dir=run_dir,
+        world=world,
+        extra_state={"config": run.plain, "tokenizer": parts.tokenizer.state()},
+        train_model=wrap_model(parts.model, world, run.trainer),
+    )
+
+
+def claim(run: ResolvedRun, run_dir: Path, job: JobIdentity, world: World) -> Start:
+    """Decide how this start uses its run dir; refuse (rewriting nothing) what cannot work."""
+    in_sweep = job.num is not None
+    digest = config_hash(run.plain)
     last = checkpoint.checkpoint_path(run_dir, checkpoint.LAST)
-    if in_sweep and sweep_cfg.skip_finished:
+    if in_sweep and run.sweep.skip_finished:
         done = finished_metrics(run_dir, digest)
         if done is not None:
             print(
                 f"skipped: {run_dir} already finished this config ({', '.join(f'{k} {v:.4f}' for k, v in done.items())})"
             )
-            write_status(run_dir, action="skipped")
-            return done
-        trainer_cfg.resume = trainer_cfg.resume or last.exists()
-    device = resolve_device(trainer_cfg.device)
-    if in_sweep and device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", gpu_for_job(job.num, sweep_cfg.gpus or visible_gpus(), sweep_cfg.jobs_per_gpu))
-        torch.cuda.set_device(device)
-    if trainer_cfg.threads:
-        torch.set_num_threads(trainer_cfg.threads)
-    if last.exists() and not trainer_cfg.resume:
+            if world.is_main:
+                write_status(run_dir, action="skipped")
+            return Start(finished=done)
+    resume = run.trainer.resume or (in_sweep and run.sweep.skip_finished and last.exists())
+    if last.exists() and not resume:
         raise ConfigError(
-            f"Run dir '{run_dir}' already holds a checkpoint. Pass trainer.resume=true to continue that run, "
-            f"or choose another hydra.run.dir."
+            f"Run dir '{run_dir}' already holds a checkpoint. Continue that run with `{resume_command(run_dir)}` "
+            f"(or trainer.resume=true with the run's own config), or choose another hydra.run.dir."
         )
-    torch.manual_seed(cfg.seed)
-
-    # trainer.init_from (gptlab/hf/init.py): the pretrained model's architecture, weights and tokenizer
-    start = pretrained_start(trainer_cfg.init_from, typed["model"]) if trainer_cfg.init_from and not base else None
-    if start:
-        typed["model"], plain_config["model"] = start.config, asdict(start.config)
-    tokenizer_source = TrainedTokenizer(start.tokenizer) if start else registry.build("tokenizer", typed["tokenizer"])
-    tokenizer_key = tokenizer_source.cache_config() if start else typed["tokenizer"]
-
-    source = registry.build("data", typed["data"])
-    block_size = typed["model"].block_size
-    if base:  # fine-tuning hook: the base run's tokenizer, conversations packed with their loss masks
-        splits = base.token_splits(source, typed["tokenizer"], block_size)
-    else:
-        splits = load_or_build(source, tokenizer_source, tokenizer_key, cfg.cache_dir)
-    longest_val = max(len(shard.tokens) for shard in splits.val)  # an evaluation window lies in one shard
-    if longest_val <= block_size:
-        raise ConfigError(
-            f"model.block_size={block_size} is longer than the validation split of {source.describe()} "
-            f"({longest_val} tokens in its longest shard). Use model.block_size <= {longest_val - 1}, a larger "
-            f"data.val_fraction or data.shard_tokens, or more text."
-        )
-    tokenizer = splits.tokenizer
-    model = start.model if start else registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size)
-    model = model.to(device)
-    if base:  # fine-tuning hook: the base run's weights (new token rows appended), LoRA adapters if configured
-        model = base.init_model(model, cfg)
-    flops_per_token = model.flops_per_token()
-    print(
-        f"model: {typed['model'].name} with {model.num_parameters():,} parameters "
-        f"({model.num_parameters(non_embedding=True):,} non-embedding), {flops_per_token:,} training FLOPs "
-        f"per token | data: {source.describe()}, {splits.num_tokens('train'):,} train / "
-        f"{splits.num_tokens('val'):,} val tokens, vocab {tokenizer.vocab_size} | device: {device}"
-    )
-    if typed["data"].doc_mask:
-        check_document_masking(model, typed["model"])
-    optimizer = registry.build("optimizer", typed["optimizer"], model)
-    segments = token_segments(trainer_cfg.stages, block_size, trainer_cfg.batch_size, trainer_cfg.grad_accum_steps)
-    budget = resolve_budget(
-        trainer_cfg.budget, trainer_cfg.max_steps, segments, model.num_parameters(), flops_per_token
-    )
-    print(budget.describe())
-    data_cfg = typed["data"]
-    loader = RandomWindowLoader(
-        splits.train,
-        block_size,
-        trainer_cfg.batch_size,
-        cfg.seed,
-        device,
-        doc_starts=data_cfg.doc_starts,
-        doc_mask=data_cfg.doc_mask,
-    )
-
-    resumed = checkpoint.load(last, map_location=device) if trainer_cfg.resume and last.exists() else None
-    if trainer_cfg.resume and resumed is None:
+    if not resume:
+        start = Start()
+    elif not last.exists():
         print(f"trainer.resume=true but '{last}' does not exist yet: starting from step 0.")
-    stats = {"parameters": model.num_parameters(), "flops_per_token": flops_per_token}
-    if in_sweep:
-        if resumed:
-            check_same_config(run_dir, resumed["config"], digest)
-        write_status(run_dir, status="running", action="resumed" if resumed else "fresh", config_hash=digest, error="")
-    run = RunContext(
-        run_dir,
-        {**plain_config, "model_stats": stats},
-        resumed["step"] if resumed else 0,
-        resumed["loggers"] if resumed else {},
-        job.group,
-        job.name,
-        job.tags,
-        job.meta,
+        start = Start()
+    else:
+        state = checkpoint.load(last, map_location=world.device)
+        check_resumable(state, run.plain, run_dir, last)
+        start = Start(checkpoint=state)
+    if in_sweep and world.is_main:
+        action = "resumed" if start.checkpoint else "fresh"
+        write_status(run_dir, status="running", action=action, config_hash=digest, error="")
+    return start
+
+
+def record_config(run_dir: Path, run_files: dict[str, Any], world: World) -> None:
+    """Write the accepted start's config files into ``run_dir/.hydra/`` (Hydra's own writing is off)."""
+    if not world.is_main:
+        return
+    hydra_dir = run_dir / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    for name, content in run_files.items():
+        (hydra_dir / name).write_text(OmegaConf.to_yaml(content), encoding="utf-8")
+
+
+def start_loggers(
+    run: ResolvedRun,
+    run_dir: Path,
+    job: JobIdentity,
+    world: World,
+    parts: RunComponents,
+    resumed: dict[str, Any] | None,
+) -> SafeLoggers:
+    """The run's metric sinks, on the main process only."""
+    if not world.is_main:
+        return SafeLoggers([])
+    stats = {"parameters": parts.model.num_parameters(), "flops_per_token": parts.flops_per_token}
+    context = RunContext(
+        run_dir=run_dir,
+        config={**run.plain, "model_stats": stats},
+        resume_step=resumed["step"] if resumed else 0,
+        state=resumed.get("loggers", {}) if resumed else {},
+        group=job.group,
+        name=job.name,
+        tags=job.tags,
+        meta=job.meta,
     )
-    loggers = SafeLoggers(registry.build("logger", typed["logger"], run))
-    try:
-        trainer = Trainer(
-            trainer_cfg,
-            model,
-            optimizer,
-            lambda max_steps: registry.build("schedule", typed["schedule"], max_steps),
-            budget,
-            loader,
-            splits.val_tokens,
-            torch.as_tensor(tokenizer.token_byte_lengths()),
-            loggers,
-            run_dir,
-            device,
-            extra_state={"config": plain_config, "tokenizer": tokenizer.state()},
+    return SafeLoggers(registry.build("logger", run.logger, context))
+
+
+def restore(trainer: Trainer, resumed: dict[str, Any] | None, run_dir: Path) -> None:
+    """Continue from a checkpoint whose config was checked (``claim``); nothing to do on a fresh start."""
+    if resumed is None:
+        return
+    trainer.load_state_dict(resumed)
+    steps = f"; trains to step {trainer.state.max_steps}" if trainer.state.max_steps != resumed.get("max_steps") else ""
+    if trainer.world.is_main:
+        print(
+            f"resumed from {checkpoint.checkpoint_path(run_dir, checkpoint.LAST)} at step {trainer.state.step}{steps}"
         )
-        if resumed:
-            trainer.load_state_dict(resumed)
-            print(f"resumed from {last} at step {trainer.state.step}")
-        final = trainer.fit()
-    except BaseException:
-        loggers.finish(exit_code=1)
-        raise
-    loggers.finish()
-    if in_sweep:
-        write_status(
-            run_dir, status="done" if trainer.state.step == trainer.state.max_steps else "stopped", metrics=final
-        )
-    if trainer.state.step == trainer.state.max_steps and trainer_cfg.samples:
+
+
+def finish(
+    run: ResolvedRun,
+    run_dir: Path,
+    job: JobIdentity,
+    world: World,
+    trainer: Trainer,
+    parts: RunComponents,
+    final: dict[str, float],
+) -> None:
+    """Record the outcome; a finished run samples, a stopped one says how to continue."""
+    done = trainer.state.step == trainer.state.max_steps
+    if not world.is_main:
+        return
+    if job.num is not None:
+        write_status(run_dir, status="done" if done else "stopped", metrics=final)
+    if not done:
+        hint = "run the same sweep command again, or this job alone: " if job.num is not None else ""
+        print(f"continue with: {hint}{resume_command(run_dir)}")
+        return
+    if run.trainer.samples:
         texts = sample_texts(
-            model,
-            tokenizer,
-            trainer_cfg.sample_prompt,
-            trainer_cfg.samples,
-            trainer_cfg.sample_tokens,
-            block_size,
-            trainer_cfg.sample_temperature,
-            trainer_cfg.sample_top_k,
-            cfg.seed,
-            device,
+            parts.model,
+            parts.tokenizer,
+            prompt=run.trainer.sample_prompt,
+            count=run.trainer.samples,
+            max_new_tokens=run.trainer.sample_tokens,
+            block_size=run.model.block_size,
+            temperature=run.trainer.sample_temperature,
+            top_k=run.trainer.sample_top_k,
+            seed=run.seed,
+            device=world.device,
         )
         separator = "\n" + "-" * 40 + "\n"
         (run_dir / SAMPLES_FILE).write_text(separator.join(texts), encoding="utf-8")
         print(f"samples (also in {run_dir / SAMPLES_FILE}):{separator}{separator.join(texts)}")
-    return final
+
+
+def dry_run(cfg: DictConfig, run: ResolvedRun, run_dir: Path) -> dict[str, float]:
+    """``trainer.dry_run=true``: print the config and the model's size, FLOPs and memory; read no data."""
+    vocab = getattr(run.tokenizer, "vocab_size", 0) or DRY_RUN_VOCAB
+    with torch.device("meta"):  # shapes only: no memory, no initialization
+        model = registry.build("model", run.model, vocab_size=vocab)
+    activation_bytes = 4 if run.trainer.dtype == "float32" else 2
+    print(OmegaConf.to_yaml(cfg, resolve=True))
+    print(
+        f"dry run: model {run.model.name}, vocab {vocab} | "
+        f"{counting.summary(model, run.trainer.batch_size, activation_bytes)}"
+    )
+    if run_dir.exists():
+        _remove_if_empty_run(run_dir)  # a dry run leaves no run dir behind
+    return {}
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
@@ -274,8 +295,18 @@ def hydra_main(cfg: DictConfig) -> float | None:
         cfg.sweep.name,
     )
     job.num = hydra_cfg.job.num if multirun else None
+    # what Hydra would write into .hydra/ at start (conf/config.yaml turns that off): written once accepted
+    run_files = {
+        "config.yaml": cfg,
+        "hydra.yaml": HydraConfig.instance().cfg,
+        "overrides.yaml": hydra_cfg.overrides.task,
+    }
     try:
-        final = train(cfg, run_dir, job)
+        final = train(cfg, run_dir, job, run_files=run_files)
+    except Stopped as stopped:
+        if stopped.then is not None:  # e.g. submitit's handler of its pre-emption signal: requeue, exit
+            stopped.then()
+        raise
     except Exception as error:
         if not multirun and not isinstance(error, GptlabError):
             raise
@@ -286,7 +317,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
         if not multirun:
             _remove_if_empty_run(run_dir)
             raise SystemExit(2) from None
-        write_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}"[:300])
+        if not isinstance(error, RunDirLocked):  # the live run's status.json is not this job's to write
+            write_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}"[:300])
         return None
     return final.get("val_bpb")
 
@@ -349,20 +381,34 @@ def flags_first(argv: list[str]) -> list[str]:
 
 
 def main() -> None:
-    """Console entry point: checks the command line, then hands over to Hydra."""
-    flags, overrides = split_command_line(sys.argv[1:])
-    sys.argv[1:] = flags + overrides
+    """Console entry point: checks the command line, then hands over to Hydra.
+
+    ``--resume RUN_DIR [overrides]`` continues a run with its own overrides (see gptlab/run/resume.py).
+    Exit codes: 0 done, 1 a sweep job failed, 2 a user error, 128 + N stopped by signal N (130: Ctrl-C).
+    """
     try:
+        resume_dir, argv = split_resume_flag(sys.argv[1:])
+        flags, overrides = split_command_line(argv)
+        if resume_dir is not None:
+            overrides = resume_overrides(resume_dir, overrides)
+        sys.argv[1:] = [*flags, *overrides]
         prepare_registry()
         check_overrides(overrides)
         _check_output_dir(overrides)
     except GptlabError as error:
         report(error)
         raise SystemExit(2) from None
-    hydra_main()
-    if summary.failed:
-        print(f"{len(summary.failed)} job(s) failed: {', '.join(summary.failed)}", file=sys.stderr)
-        raise SystemExit(1)
+    except KeyboardInterrupt:
+        print("interrupted during start-up; nothing was trained", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
+    try:
+        hydra_main()
+    except Stopped as stopped:
+        print(f"{stopped}; exit code {stopped.exit_code}", file=sys.stderr)
+        raise SystemExit(stopped.exit_code) from None
+    except KeyboardInterrupt:
+        print("interrupted: stopped at once; the last complete checkpoint (if any) is kept", file=sys.stderr)
+        raise SystemExit(INTERRUPTED) from None
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import torch
 
 from gptlab.data.cache import load
 from gptlab.data.loader import RandomWindowLoader
-from gptlab.data.prepare import prepare_from_overrides
+from gptlab.prepare import prepare_from_overrides
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -2,7 +2,7 @@
 
 ``<cache_dir>/tokens/<key>/`` holds ``train_000.bin``, ... ``val_000.bin`` (token ids),
 ``<shard>.docs.npy`` (where each document starts in the shard) and ``meta.json`` (dtype, sizes,
-the trained tokenizer). ``gptlab.data.prepare`` writes the folder under a temporary name and
+the trained tokenizer). ``gptlab.data.prepare`` (which imports this module, never the reverse) writes the folder under a temporary name and
 renames it when complete, so an interrupted build never leaves a cache that looks valid.
 """
 
@@ -98,10 +98,3 @@ def load(directory: Path) -> TokenSplits:
         ]
 
     return TokenSplits(shards("train"), shards("val"), tokenizer_from_state(meta["tokenizer"]), directory)
-
-
-def load_or_build(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, cache_dir: str | Path) -> TokenSplits:
-    """Memmapped train/val token shards for ``source``; tokenizes (and fits the tokenizer) on a miss."""
-    from gptlab.data.prepare import prepare
-
-    return load(prepare(source, tokenizer, tokenizer_cfg, cache_dir))

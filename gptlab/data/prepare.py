@@ -1,9 +1,7 @@
-"""``gptlab-prepare``: tokenize a data source into sharded token memmaps, streaming, in parallel.
+"""Tokenize a data source into sharded token memmaps in the cache, streaming, in parallel.
 
-    gptlab-prepare data=text 'data.path=corpus/*.txt' tokenizer=bpe tokenizer.vocab_size=8192 data.workers=8
-
-takes the same overrides as ``gptlab-train`` (train runs it itself when the cache is missing).
-Text streams from the source as pieces (whole documents, or parts of a long one such as a big
+``gptlab-prepare`` (``gptlab/prepare.py``) runs it from the command line; ``load_or_build`` is what
+training calls (it prepares on a cache miss). Text streams from the source as pieces (whole documents, or parts of a long one such as a big
 text file) in batches of about 1 MB; ``data.workers`` processes encode them; the main process
 puts each document together as [BOS] ids[:max_doc_tokens] [EOS] and appends it to the current
 shard file, so memory stays bounded by a few batches whatever the size of the corpus or of one file.
@@ -16,18 +14,18 @@ import json
 import multiprocessing
 import os
 import shutil
-import sys
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gptlab.data.cache import CACHE_FORMAT, cache_key, token_dtype, tokenizer_key
+from gptlab.data.cache import CACHE_FORMAT, TokenSplits, cache_key, load, token_dtype, tokenizer_key
 from gptlab.data.source import SPLITS, DataConfig, Piece, TextSource
-from gptlab.errors import DataError, GptlabError, report
+from gptlab.errors import DataError
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 
 BATCH_CHARS = 1 << 20  # text per worker task
@@ -61,10 +59,11 @@ def encode_texts(tokenizer: Tokenizer, texts: list[str], dtype: np.dtype) -> lis
 _worker_state: tuple[Tokenizer, np.dtype] | None = None
 
 
-def _init_worker(tokenizer_state: dict[str, Any], dtype: str) -> None:
+def _init_worker(tokenizer_module: str, tokenizer_state: dict[str, Any], dtype: str) -> None:
+    """A pool worker rebuilds the fitted tokenizer from its state, importing only the module that
+    registers its class (also under the spawn start method, where nothing is inherited)."""
     global _worker_state
-    import gptlab.components  # noqa: F401  (the tokenizer registry, under the spawn start method too)
-
+    import_module(tokenizer_module)
     _worker_state = (tokenizer_from_state(tokenizer_state), np.dtype(dtype))
 
 
@@ -177,7 +176,8 @@ def _tokenize(
     assemblers = {split: PieceAssembler(tokenizer, cfg.max_doc_tokens, dtype) for split in SPLITS}
     nbytes, pool = 0, None
     if cfg.workers > 1:
-        pool = multiprocessing.get_context().Pool(cfg.workers, _init_worker, (tokenizer.state(), dtype.name))
+        worker_args = (type(tokenizer).__module__, tokenizer.state(), dtype.name)
+        pool = multiprocessing.get_context().Pool(cfg.workers, _init_worker, worker_args)
     try:
         with _progress(progress) as bar:
             task = bar.add_task(f"tokenizing {source.describe()}", total=None)
@@ -266,29 +266,6 @@ def _progress(enabled: bool):
     return Progress(*columns, transient=True, disable=not enabled)
 
 
-def prepare_from_overrides(overrides: list[str]) -> Path:
-    """Compose the config as gptlab-train does, then prepare its data."""
-    from gptlab import registry
-    from gptlab.config import compose_config, typed_component
-
-    cfg = compose_config(overrides)
-    data_cfg, tokenizer_cfg = typed_component("data", cfg.data), typed_component("tokenizer", cfg.tokenizer)
-    source = registry.build("data", data_cfg)
-    return prepare(source, registry.build("tokenizer", tokenizer_cfg), tokenizer_cfg, cfg.cache_dir)
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Console entry point: ``gptlab-prepare [overrides...]``."""
-    args = sys.argv[1:] if argv is None else argv
-    if any(arg in ("-h", "--help") for arg in args):
-        print(__doc__)
-        return
-    try:
-        prepare_from_overrides(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
-
-
-if __name__ == "__main__":
-    main()
+def load_or_build(source: TextSource, tokenizer: Tokenizer, tokenizer_cfg: Any, cache_dir: str | Path) -> TokenSplits:
+    """Memmapped train/val token shards for ``source``; tokenizes (and fits the tokenizer) on a miss."""
+    return load(prepare(source, tokenizer, tokenizer_cfg, cache_dir))

@@ -197,7 +197,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     torch.manual_seed(cfg.seed)
     tokenizer = base.tokenizer_with(typed["tokenizer"])
     model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
-    model = base.init_model(model, cfg)
+    model = base.init_model(model)
     prompter = Prompter.chat(tokenizer)
     held_out = source.problems("val", count=grpo_cfg.eval_problems)
     grpo = GRPO(

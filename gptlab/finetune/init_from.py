@@ -8,6 +8,7 @@ vocabulary, with fresh embedding rows). Conversation data (``data=qa``, ``data=c
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from gptlab.api import model_from_state
 from gptlab.data.cache import TokenSplits
 from gptlab.errors import ConfigError, GptlabError
 from gptlab.finetune.config import finetune_config
-from gptlab.finetune.lora import add_adapters, merged
+from gptlab.finetune.lora import LoraConfig, add_adapters, merged
 from gptlab.hf.init import HF_PREFIX, is_hf_folder
 from gptlab.tokenizer import Tokenizer, tokenizer_from_state
 from gptlab.tokenizer.chat import ChatTemplate
@@ -35,6 +36,7 @@ class BaseRun:
         self.config: dict[str, Any] = state["config"]
         self.weights: dict[str, torch.Tensor] = state["model"]
         self.tokenizer: Tokenizer = tokenizer_from_state(state["tokenizer"])
+        self.lora = LoraConfig()  # the adapters a fine-tuning run adds (of_run sets the run's)
 
     @classmethod
     def open(cls, init_from: str) -> BaseRun:
@@ -87,6 +89,7 @@ class BaseRun:
         ):
             return None
         base = cls.open(init_from)
+        base.lora = finetune_config(cfg).lora
         cfg.trainer.init_from = str(Path(init_from).expanduser().resolve())  # the saved config finds it from anywhere
         base.adopt(cfg)
         return base
@@ -114,23 +117,32 @@ class BaseRun:
         state["special"]["template"] = dict(zip(("system", "user", "assistant", "end"), template.tokens))
         return tokenizer_from_state(state)
 
-    def token_splits(self, source: Any, tokenizer_cfg: Any, block_size: int) -> TokenSplits:
-        """``source``'s conversations as packed training examples in the base tokenizer (sft.py)."""
+    def start(self, run: Any) -> FineTuneStart:
+        """The start of a fine-tuning run (``run``: its resolved config, with the base model config): the
+        tokenizer with the chat template's tokens and the model with the base weights (gptlab/run/build.py)."""
+        tokenizer = self.tokenizer_with(run.tokenizer)
+        model = self.init_model(registry.build("model", run.model, vocab_size=tokenizer.vocab_size))
+        return FineTuneStart(model, tokenizer, run.model)
+
+    def init_model(self, model: nn.Module) -> nn.Module:
+        """``model`` (built for the new vocabulary) with the base weights, fresh rows for new tokens, and
+        the adapters of the run's ``finetune.lora`` if any."""
+        model.load_state_dict(grown_rows(self.weights, model.state_dict()))
+        return add_adapters(model, self.lora) if self.lora.enabled else model
+
+
+@dataclass
+class FineTuneStart:
+    """What a fine-tuning run starts from; its data are the conversations of the source, packed (sft.py)."""
+
+    model: nn.Module
+    tokenizer: Tokenizer
+    config: Any
+
+    def token_splits(self, source: Any, block_size: int) -> TokenSplits:
         from gptlab.finetune.sft import conversation_splits
 
-        if not hasattr(source, "conversations"):
-            raise ConfigError(
-                f"trainer.init_from fine-tunes on conversations, but data={source.cfg.name} has none. Use data=qa, "
-                f"data=chat or data=arithmetic."
-            )
-        return conversation_splits(source, self.tokenizer_with(tokenizer_cfg), block_size)
-
-    def init_model(self, model: nn.Module, cfg: DictConfig) -> nn.Module:
-        """``model`` (built for the new vocabulary) with the base weights, fresh rows for new tokens, and
-        the adapters of ``finetune.lora`` if any."""
-        model.load_state_dict(grown_rows(self.weights, model.state_dict()))
-        lora = finetune_config(cfg).lora
-        return add_adapters(model, lora) if lora.enabled else model
+        return conversation_splits(source, self.tokenizer, block_size)
 
 
 def grown_rows(weights: dict[str, torch.Tensor], target: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gptlab.errors import ConfigError
 from gptlab.logger.wandb import flatten
 
 STATUS_FILE = "status.json"
@@ -50,12 +49,3 @@ def finished_metrics(run_dir: Path, digest: str) -> dict[str, float] | None:
     if marker.get("status") == "done" and marker.get("config_hash") == digest:
         return marker.get("metrics", {})
     return None
-
-
-def check_same_config(run_dir: Path, checkpoint_config: dict[str, Any], digest: str) -> None:
-    """A checkpoint left by a different config must not be resumed as if it were this job."""
-    if config_hash(checkpoint_config) != digest:
-        raise ConfigError(
-            f"Run dir '{run_dir}' holds a checkpoint of a different config than this job's, so the sweep "
-            f"cannot resume it. Use a new hydra.sweep.dir for a changed sweep, or delete '{run_dir}'."
-        )

@@ -1,12 +1,13 @@
 """A Hydra callback that prints, at the end of a multirun, every job's status and final metric.
 
 Jobs record their outcome in ``status.json`` (``gptlab/sweep/status.py``), in whichever process
-ran them, so the summary works for every launcher. ``failed`` counts the failed jobs for the
-console entry point, which exits non-zero after the whole sweep when any job failed.
+ran them, so the summary works for every launcher. A sweep with a failed job exits 1, after the
+whole sweep ran.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from rich.table import Table
 
 from gptlab.sweep.status import STATUS_FILE, read_status
 
-failed: list[str] = []  # run dirs of the failed jobs of the last multirun in this process
+FAILED_EXIT_CODE = 1
 
 
 def job_dirs(sweep_dir: Path) -> list[Path]:
@@ -49,10 +50,10 @@ def summary_table(sweep_dir: Path) -> tuple[Table, list[str]]:
 
 
 class SweepSummary(Callback):
-    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        failed.clear()
-
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Print the table; exit non-zero if a job failed (SystemExit passes through Hydra to the shell)."""
         table, failures = summary_table(Path(config.hydra.sweep.dir))
-        failed[:] = failures
         Console().print(table)
+        if failures:
+            print(f"{len(failures)} job(s) failed: {', '.join(failures)}", file=sys.stderr)
+            raise SystemExit(FAILED_EXIT_CODE)

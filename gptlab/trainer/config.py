@@ -10,10 +10,12 @@ from hydra.core.config_store import ConfigStore
 from gptlab.errors import ConfigError
 from gptlab.trainer.budget import BudgetConfig
 from gptlab.trainer.stages import StageConfig
+from gptlab.trainer.stop import signal_number
 
 DTYPES = ("float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ON_NONFINITE = ("stop", "skip")
+STOP_SIGNALS = ("SIGTERM", "SIGUSR1", "SIGUSR2")  # schedulers' warnings before a kill (SIGUSR2: submitit's)
 
 
 @dataclass
@@ -33,6 +35,7 @@ class TrainerConfig:
     compile: bool = False
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
+    stop_signals: list[str] = field(default_factory=lambda: list(STOP_SIGNALS))  # save, then exit 128 + signal
     init_from: Optional[str] = None  # start from pretrained weights: hf:PATH (a Hugging Face folder) or a run dir
     on_nonfinite: str = "stop"  # stop | skip: what a non-finite loss or gradient does
     max_skipped_steps: int = 10  # with skip: stop after this many skipped steps in a row
@@ -62,6 +65,11 @@ class TrainerConfig:
             raise ConfigError(f"trainer.on_nonfinite='{self.on_nonfinite}' is not one of {', '.join(ON_NONFINITE)}.")
         if self.samples < 0 or self.sample_tokens < 0 or self.threads < 0:
             raise ConfigError("trainer.samples, trainer.sample_tokens and trainer.threads must be >= 0.")
+        for name in self.stop_signals:
+            try:
+                signal_number(name)
+            except ValueError as error:
+                raise ConfigError(f"trainer.stop_signals: {error}.") from None
         if self.sample_temperature <= 0:
             raise ConfigError(f"trainer.sample_temperature={self.sample_temperature} must be > 0.")
 

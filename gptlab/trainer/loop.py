@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from gptlab.trainer.config import TrainerConfig
 from gptlab.trainer.evaluate import evaluate
 from gptlab.trainer.progress import TrainingProgress
 from gptlab.trainer.stages import shape_at
+from gptlab.trainer.stop import StopRequest
+from gptlab.world import World
 
 TIME_CALIBRATION_STEPS = 10  # a time budget measures this many steps before fixing the step count
 AUTOCAST_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -42,29 +43,14 @@ class Divergence(GptlabError):
     """The loss or the gradient stopped being finite."""
 
 
-class StopRequest:
-    """Turns the first Ctrl-C into a request to stop at the next step boundary (after saving)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> StopRequest:
-        self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:  # a second Ctrl-C stops at once; the last checkpoint stays intact
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGINT, self._previous)
-
-
 class Trainer:
+    """Trains ``model`` to the budget's end. Only the main process of ``world`` saves checkpoints and
+    prints; ``train_model`` is the module forward passes go through (the model compiled or wrapped
+    by a distributed strategy: ``gptlab/run/parallel.py``), ``model`` itself by default."""
+
     def __init__(
         self,
+        *,
         cfg: TrainerConfig,
         model: nn.Module,
         optimizer: torch.optim.Optimizer,
@@ -75,23 +61,27 @@ class Trainer:
         token_bytes: torch.Tensor,
         loggers: SafeLoggers,
         run_dir: Path,
-        device: torch.device,
+        world: World,
         extra_state: dict[str, Any],
+        train_model: nn.Module | None = None,
     ):
         self.cfg, self.model, self.optimizer = cfg, model, optimizer
         self.schedule_for, self.budget = schedule_for, budget  # schedule_for(max_steps) -> step -> lr factor
         self.loader, self.val_tokens, self.token_bytes = loader, val_tokens, token_bytes
-        self.loggers, self.run_dir, self.device = loggers, run_dir, device
+        self.loggers, self.run_dir, self.world, self.device = loggers, run_dir, world, world.device
         self.extra_state = extra_state  # saved verbatim in every checkpoint (config, tokenizer)
+        self.stop_reason: str | None = None  # why fit() ended before the budget's end
+        self.then: Callable[[], None] | None = None  # a scheduler's signal handler to run once wound up
+        self.stop_signal: int | None = None
         self.eval_block_size = loader.block_size  # the model's context; stages may train on shorter ones
         # a time budget starts with trainer.max_steps as a placeholder until the speed is measured
         self.state = TrainState(max_steps=budget.steps or cfg.max_steps)
         self.consecutive_skips = 0  # non-finite steps skipped in a row (trainer.on_nonfinite=skip)
         self.schedule = schedule_for(self.state.max_steps)
-        self.forward = torch.compile(model) if cfg.compile else model
+        self.forward = train_model if train_model is not None else model
         dtype = AUTOCAST_DTYPES[cfg.dtype]
-        self.autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+        self.autocast = torch.autocast(self.device.type, dtype=dtype, enabled=dtype != torch.float32)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=dtype == torch.float16)
         for group in optimizer.param_groups:
             group.setdefault("base_lr", group["lr"])
 
@@ -131,20 +121,25 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.loader.load_state_dict(state["loader"])
         checkpoint.restore_rng_states(state["rng"])
+        measured = self.budget.seconds is not None and state["step"] >= TIME_CALIBRATION_STEPS
         self.state = TrainState(
-            state["step"],
-            state["tokens_seen"],
-            state["best_val_loss"],
-            state.get("max_steps", self.state.max_steps),
-            state.get("train_seconds", 0.0),
-            state.get("skipped_steps", 0),
+            step=state["step"],
+            tokens_seen=state["tokens_seen"],
+            best_val_loss=state["best_val_loss"],
+            # the budget of this start (trainer.max_steps may grow on resume); a time budget keeps what it measured
+            max_steps=state.get("max_steps", self.state.max_steps) if measured else self.state.max_steps,
+            train_seconds=state.get("train_seconds", 0.0),
+            skipped_steps=state.get("skipped_steps", 0),
         )
-        if self.budget.steps is None:  # a time budget measured before the interruption
+        if measured:
             self.budget.steps = self.state.max_steps
-        self.schedule = self.schedule_for(self.state.max_steps)
+        self.schedule = self.schedule_for(self.state.max_steps)  # spans the new length: see README, Resume
 
     def save(self, which: str) -> None:
-        checkpoint.save(self.state_dict(), checkpoint.checkpoint_path(self.run_dir, which))
+        """Write a checkpoint from the main process; every process waits until it is written."""
+        if self.world.is_main:
+            checkpoint.save(self.state_dict(), checkpoint.checkpoint_path(self.run_dir, which))
+        self.world.barrier()
 
     # ------------------------------------------------------------------------------ steps
 
@@ -207,11 +202,11 @@ class Trainer:
             self.forward,
             self.val_tokens,
             self.token_bytes,
-            self.eval_block_size,
-            self.cfg.batch_size,
-            self.cfg.eval_batches,
-            self.device,
-            self.autocast,
+            block_size=self.eval_block_size,
+            batch_size=self.cfg.batch_size,
+            num_batches=self.cfg.eval_batches,
+            device=self.device,
+            autocast=self.autocast,
         )
 
     # ------------------------------------------------------------------------------- loop
@@ -223,7 +218,8 @@ class Trainer:
         budget_logged = False
         interval_start, interval_tokens = time.perf_counter(), 0
         self.model.train()
-        with StopRequest() as stop, TrainingProgress(state.max_steps, state.step, cfg.progress) as progress:
+        show = cfg.progress and self.world.is_main
+        with StopRequest(cfg.stop_signals) as stop, TrainingProgress(state.max_steps, state.step, show) as progress:
             while state.step < min(cfg.stop_at_step or state.max_steps, state.max_steps) and not stop.requested:
                 step_start = time.perf_counter()
                 loss, grad_norm, model_metrics = self.train_step()
@@ -253,9 +249,10 @@ class Trainer:
                 if is_eval:
                     final = self.evaluate()
                     record.update(final)
-                    progress.print(
+                    self.print(
+                        progress,
                         f"step {step:>6}/{state.max_steps} | train loss {loss:.4f} | val loss {final['val_loss']:.4f} "
-                        f"| val bpb {final['val_bpb']:.4f} | {record['tokens_per_s']:,.0f} tok/s"
+                        f"| val bpb {final['val_bpb']:.4f} | {record['tokens_per_s']:,.0f} tok/s",
                     )
                     if final["val_loss"] < state.best_val_loss:
                         state.best_val_loss = final["val_loss"]
@@ -265,12 +262,17 @@ class Trainer:
                 interval_start, interval_tokens = time.perf_counter(), 0
             if state.step < state.max_steps:
                 self.save(checkpoint.LAST)
-                reason = "Ctrl-C" if stop.requested else f"trainer.stop_at_step={cfg.stop_at_step}"
-                progress.print(
-                    f"stopped at step {state.step} ({reason}); continue with trainer.resume=true "
-                    f"hydra.run.dir={self.run_dir}"
+                self.stop_reason = stop.reason if stop.requested else f"trainer.stop_at_step={cfg.stop_at_step}"
+                self.stop_signal, self.then = stop.signum, stop.chained_handler()
+                self.print(
+                    progress,
+                    f"stopped at step {state.step} ({self.stop_reason}); checkpoint saved",
                 )
         return final
+
+    def print(self, progress: TrainingProgress, message: str) -> None:
+        if self.world.is_main:
+            progress.print(message)
 
     def follow_time_budget(self, progress: TrainingProgress) -> None:
         """A time budget: fix the step count from the speed of the first steps, and end on time."""
@@ -281,9 +283,10 @@ class Trainer:
             self.budget.steps = state.max_steps
             self.schedule = self.schedule_for(state.max_steps)
             progress.set_total(state.max_steps)
-            progress.print(
+            self.print(
+                progress,
                 f"time budget: {seconds_per_step * 1000:.1f} ms/step -> {state.max_steps:,} steps "
-                f"({state.max_steps * self.tokens_per_step:,} tokens) in {seconds / 60:g} minutes"
+                f"({state.max_steps * self.tokens_per_step:,} tokens) in {seconds / 60:g} minutes",
             )
         elif state.train_seconds >= seconds and state.step < state.max_steps:
             state.max_steps = self.budget.steps = state.step  # out of time: this step is the last (final eval)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from gptlab.data.cache import load_or_build, token_dtype
+from gptlab.data.cache import token_dtype
+from gptlab.data.prepare import load_or_build
 from gptlab.data.text import TextConfig, TextFiles
 from gptlab.errors import DataError
 from gptlab.tokenizer.char import CharTokenizer, CharTokenizerConfig

@@ -57,8 +57,8 @@ def test_lora_sft_trains_only_adapters_and_the_merged_run_matches(base_run, qa_p
     built = []
     init_model = BaseRun.init_model
 
-    def keep(self, model, cfg):  # the trained model and a copy of its frozen weights right after init
-        model = init_model(self, model, cfg)
+    def keep(self, model):  # the trained model and a copy of its frozen weights right after init
+        model = init_model(self, model)
         built.append((model, {k: v.clone() for k, v in model.named_parameters() if not v.requires_grad}))
         return model
 

@@ -76,7 +76,7 @@ def test_new_token_rows_start_at_the_mean_and_old_rows_stay(base_run):
     tokenizer = base.tokenizer_with(typed_component("tokenizer", compose_config(["tokenizer=char"]).tokenizer))
     assert tokenizer.vocab_size == base.tokenizer.vocab_size + 4, "system, user, assistant, end appended"
     model = registry.build("model", base.config["model"], vocab_size=tokenizer.vocab_size)
-    model = base.init_model(model, compose_config([]))
+    model = base.init_model(model)
     old = base.weights["token_embedding.weight"]
     rows = model.token_embedding.weight.detach()
     assert torch.equal(rows[: len(old)], old)

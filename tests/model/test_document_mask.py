@@ -36,7 +36,7 @@ def test_training_with_document_masking(jsonl_file, tmp_path):
 
 
 def test_a_kernel_without_masks_is_refused_early():
-    from gptlab.train import check_document_masking
+    from gptlab.run.build import check_document_masking
 
     cfg = GPTConfig(n_layer=1, n_head=2, d_model=16, block_size=16)
     model = registry.build("model", cfg, 11)

@@ -5,6 +5,7 @@ from gptlab.errors import ConfigError
 from gptlab.logger.jsonl import read_metrics
 from gptlab.schedule import ScheduleConfig, linear
 from gptlab.train import train
+from gptlab.trainer import loop
 from gptlab.trainer.budget import BudgetConfig, resolve_budget
 from tests.helpers import MACBETH, TINY, compose_config
 
@@ -40,13 +41,27 @@ def test_token_budget_sets_the_run_length_and_the_decay_ends_there(tmp_path):
     assert "val_loss" in records[-1]
 
 
-def test_time_budget_measures_the_speed_then_ends_on_time(tmp_path, capsys):
-    overrides = [*TINY, *MACBETH, "trainer.budget.minutes=0.05", "trainer.eval_every=100000", "trainer.samples=0"]
+class SteadyClock:
+    """``time.perf_counter`` of a machine on which every reading is 10 ms after the previous one, so
+    each training step measures 10 ms whatever the real speed (the test never depends on it)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def perf_counter(self) -> float:
+        self.now += 0.01
+        return self.now
+
+
+def test_time_budget_measures_the_speed_then_ends_on_time(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(loop, "time", SteadyClock())
+    overrides = [*TINY, *MACBETH, "trainer.budget.minutes=0.005", "trainer.eval_every=100000", "trainer.samples=0"]
     train(compose_config(overrides), tmp_path)
     records = read_metrics(tmp_path / "metrics.jsonl")
     budget_steps = next(r["budget_steps"] for r in records if "budget_steps" in r)
-    assert "time budget:" in capsys.readouterr().out
-    assert records[-1]["step"] <= budget_steps and "val_loss" in records[-1]  # final evaluation at the end
+    # 10 steps measured, then 0.2 s left at 10 ms a step: 20 more (19 when the float sum rounds down)
+    assert budget_steps in (29, 30) and f"time budget: 10.0 ms/step -> {budget_steps} steps" in capsys.readouterr().out
+    assert records[-1]["step"] == budget_steps and "val_loss" in records[-1]  # final evaluation
     # after the first 10 steps the schedule spans the measured number of steps (linear decay, 5% warmup)
     schedule = linear(ScheduleConfig(warmup_fraction=0.05), budget_steps)
     peak = resolve(compose_config(overrides))["optimizer"].lr
