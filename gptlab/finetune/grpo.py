@@ -28,11 +28,11 @@ from typing import Any
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from gptlab import registry
-from gptlab.config import CONFIG_DIR, CONFIG_NAME, prepare_registry, resolve
+from gptlab.config import CONFIG_DIR, CONFIG_NAME, prepare_registry
 from gptlab.device import resolve_device
 from gptlab.errors import ConfigError, GptlabError, report
 from gptlab.finetune.config import finetune_config
@@ -42,6 +42,7 @@ from gptlab.finetune.init_from import BaseRun
 from gptlab.finetune.prompter import Prompter
 from gptlab.finetune.sampler import complete
 from gptlab.logger import RunContext, SafeLoggers
+from gptlab.run.resolved import ResolvedRun
 from gptlab.trainer import checkpoint
 
 Problem = tuple[str, str]  # (question, answer)
@@ -182,37 +183,38 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
     """A GRPO stage from ``trainer.init_from``: train, log, evaluate pass@1, save a checkpoint."""
     base = BaseRun.of_run(cfg)
     if base is None:
-        raise ConfigError("GRPO starts from a fine-tuned run: set trainer.init_from=RUN_DIR (e.g. an SFT run).")
-    typed = resolve(cfg)
-    trainer_cfg, grpo_cfg = typed["trainer"], finetune_config(cfg).grpo
+        raise ConfigError(
+            "GRPO starts from a fine-tuned run: set trainer.init_from=RUN_DIR (a gptlab run, e.g. an SFT run) "
+            "and data=arithmetic (problems with checkable answers)."
+        )
+    run = ResolvedRun.from_config(cfg)
+    trainer_cfg, grpo_cfg = run.trainer, finetune_config(cfg).grpo
     reward = registry.lookup("reward", grpo_cfg.reward, key="finetune.grpo.reward").target
-    source = registry.build("data", typed["data"])
+    source = registry.build("data", run.data)
     if not hasattr(source, "problems"):
         raise ConfigError(
-            f"GRPO needs problems with checkable answers; data={typed['data'].name} has none. Use data=arithmetic."
+            f"GRPO needs problems with checkable answers; data={run.data.name} has none. Use data=arithmetic."
         )
     device = resolve_device(trainer_cfg.device)
     if trainer_cfg.threads:
         torch.set_num_threads(trainer_cfg.threads)
     torch.manual_seed(cfg.seed)
-    tokenizer = base.tokenizer_with(typed["tokenizer"])
-    model = registry.build("model", typed["model"], vocab_size=tokenizer.vocab_size).to(device)
-    model = base.init_model(model)
+    start = base.start(run)
+    model, tokenizer = start.model.to(device), start.tokenizer
     prompter = Prompter.chat(tokenizer)
     held_out = source.problems("val", count=grpo_cfg.eval_problems)
     grpo = GRPO(
         grpo_cfg,
         model,
         prompter,
-        registry.build("optimizer", typed["optimizer"], model),
+        registry.build("optimizer", run.optimizer, model),
         source.problems("train"),
         reward,
         cfg.seed,
         trainer_cfg.grad_clip,
     )
-    schedule = registry.build("schedule", typed["schedule"], trainer_cfg.max_steps)
-    plain_config = OmegaConf.to_container(cfg, resolve=True)
-    loggers = SafeLoggers(registry.build("logger", typed["logger"], RunContext(run_dir, plain_config)))
+    schedule = registry.build("schedule", run.schedule, trainer_cfg.max_steps)
+    loggers = SafeLoggers(registry.build("logger", run.logger, RunContext(run_dir, run.plain)))
     evaluate = lambda: pass_at_1(model, prompter, held_out, grpo_cfg.max_new_tokens)  # noqa: E731
     final = {"pass_at_1": evaluate()}
     print(f"GRPO from {base.path}: pass@1 {final['pass_at_1']:.3f} on {len(held_out)} held-out problems at step 0")
@@ -236,7 +238,7 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
         loggers.finish(exit_code=1)
         raise
     loggers.finish()
-    state = {"format": 1, "step": trainer_cfg.max_steps, "model": model.state_dict(), "config": plain_config}
+    state = {"format": 1, "step": trainer_cfg.max_steps, "model": model.state_dict(), "config": run.plain}
     checkpoint.save({**state, "tokenizer": tokenizer.state(), "metrics": final}, checkpoint.checkpoint_path(run_dir))
     return final
 
