@@ -49,8 +49,11 @@ bench-attention: install ## the attention kernels' speed, alone and in a gpt2_sm
 bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare (ARGS="--tokenizer bpe --step-ms 100")
 	$(BIN)/python -m gptlab.bench.data_pipeline --data $(TINYSHAKESPEARE) $(ARGS)
 
+bench-generate: install ## decode tokens/s: KV cache vs none vs transformers generate() (llama_like, CPU)
+	$(BIN)/python -m gptlab.bench.generate $(ARGS)
+
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention clean
+.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention bench-generate clean
