@@ -49,6 +49,9 @@ bench-attention: install ## the attention kernels' speed, alone and in a gpt2_sm
 bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare (ARGS="--tokenizer bpe --step-ms 100")
 	$(BIN)/python -m gptlab.bench.data_pipeline --data $(TINYSHAKESPEARE) $(ARGS)
 
+bench-generate: install ## decode tokens/s: KV cache vs none vs transformers generate() (llama_like, CPU)
+	$(BIN)/python -m gptlab.bench.generate $(ARGS)
+
 bench-gpu: install ## gpt2_small training speed through the Trainer (needs CUDA; ARGS="--nanogpt PATH/model.py --nproc 1 2")
 	$(BIN)/python -m gptlab.bench.gpu $(ARGS)
 
@@ -59,4 +62,4 @@ clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention bench-gpu test-gpu clean
+.PHONY: help install train test lint bench-cpu bench-parallel bench-data bench-attention bench-generate bench-gpu test-gpu clean

@@ -43,6 +43,7 @@ class RunConfig:
     logger: Any = MISSING
     trainer: Any = MISSING
     sweep: Any = MISSING
+    finetune: Any = MISSING
     tags: list[str] = field(default_factory=list)
 
 

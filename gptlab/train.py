@@ -26,6 +26,7 @@ from gptlab import registry
 from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry
 from gptlab.distributed.launch import join_process_group, share_start_time
 from gptlab.errors import ConfigError, GptlabError, report
+from gptlab.finetune.init_from import BaseRun
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
@@ -61,13 +62,16 @@ def train(
     uses its GPU from the pool and writes ``status.json``. Returns the last evaluation's metrics;
     raises :class:`Stopped` when a signal stopped it (after saving).
     """
+    base = BaseRun.of_run(cfg)  # fine-tuning hook (gptlab/finetune/): a gptlab run and conversations, else None
     run = ResolvedRun.from_config(cfg)  # every config check runs here, before any data is read
     if run.trainer.dry_run:
         return dry_run(cfg, run, run_dir)
     job = job or JobIdentity()
     world = world or world_for_job(run, job)
     torch.manual_seed(run.seed)
-    pretrained = load_pretrained(run)  # trainer.init_from: its architecture becomes run.model
+    pretrained = (
+        base.start(run) if base else load_pretrained(run)
+    )  # trainer.init_from: its architecture becomes run.model
     with RunDirLock(run_dir, enabled=world.is_main):
         start = claim(run, run_dir, job, world)
         if start.finished is not None:

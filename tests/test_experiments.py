@@ -22,7 +22,8 @@ from gptlab.logger.jsonl import read_metrics
 from gptlab.train import train
 from tests.helpers import MACBETH, REPO
 
-EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.yaml"))
+# the ready sweeps (experiments/sft.yaml and grpo.yaml are single fine-tuning runs: tests/finetune/)
+EXPERIMENTS = sorted(p.stem for p in (REPO / "experiments").glob("*.yaml") if "sweeper:" in p.read_text("utf-8"))
 SEED = "seed="
 BUDGETS = ("steps", "tokens", "flops", "tokens_per_param", "minutes")
 # A few steps of the first job: the experiment's model and knobs, on little data with a short context.

@@ -26,10 +26,12 @@ MAX_IDS = {"uint16": 2**16, "uint32": 2**32}
 
 @dataclass
 class Shard:
-    """One memmapped token file and the offsets where its documents start."""
+    """One memmapped token file and the offsets where its documents start; ``loss_mask`` (optional,
+    one bool per token) says which tokens are targets to learn (fine-tuning: the answers only)."""
 
     tokens: np.ndarray
     doc_starts: np.ndarray
+    loss_mask: np.ndarray | None = None
 
     @classmethod
     def of(cls, tokens: np.ndarray) -> Shard:

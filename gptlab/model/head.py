@@ -29,14 +29,17 @@ class LMHead(nn.Linear):
         """x @ W^T (float8 training replaces this on the instance)."""
         return F.linear(x, self.weight)
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.project(x)
+    def capped(self, logits: torch.Tensor) -> torch.Tensor:
         return self.softcap * torch.tanh(logits / self.softcap) if self.softcap > 0 else logits
 
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
         if targets is not None and self.chunk_tokens:
             return self.chunked_loss(x, targets)
-        logits = self.logits(x)
+        return self.output(self.project(x), targets)
+
+    def output(self, logits: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
+        """The softcapped logits and, with ``targets``, the loss (a LoRA adapter adds its update before this)."""
+        logits = self.capped(logits)
         if targets is None:
             return ModelOutput(logits)
         lm_loss = next_token_loss(logits, targets)
@@ -49,7 +52,7 @@ class LMHead(nn.Linear):
 
     def _chunk_sums(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """(summed cross-entropy, summed squared log-normalizer) of one chunk of tokens."""
-        logits = self.logits(x).float()
+        logits = self.capped(self.project(x)).float()
         nll = F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
         if self.z_loss == 0:
             return torch.stack([nll, torch.zeros_like(nll)])

@@ -76,7 +76,9 @@ def read_data(run: ResolvedRun, pretrained: Any | None = None) -> tuple[Any, Tok
     """The data source and its token splits (tokenized into the cache on the first use), with the
     pretrained tokenizer when there is one."""
     source = registry.build("data", run.data)
-    if pretrained is not None:
+    if hasattr(pretrained, "token_splits"):  # fine-tuning (gptlab/finetune/): conversations with loss masks
+        splits = pretrained.token_splits(source, run.model.block_size)
+    elif pretrained is not None:
         tokenizer = TrainedTokenizer(pretrained.tokenizer)
         splits = load_or_build(source, tokenizer, tokenizer.cache_config(), run.cache_dir)
     else:

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gptlab.generate import generate
+from gptlab.inference.decoder import CachedDecoder
+from gptlab.inference.engine import Engine
+from gptlab.inference.sampling import SamplingParams
 from gptlab.model.gpt import GPT, GPTConfig
 
 EOS = "<|endoftext|>"
@@ -42,9 +44,12 @@ def max_logit_difference(gptlab_model: GPT, hf_model, idx: torch.Tensor) -> floa
 
 
 def assert_same_greedy_tokens(gptlab_model: GPT, hf_model, prompt: torch.Tensor, new_tokens: int = 8) -> None:
-    """gptlab's sampler at top_k=1 (greedy) and transformers' greedy generate give the same tokens; HF may stop
-    early at its EOS, so gptlab's continuation is compared up to HF's length."""
-    ours = generate(gptlab_model, prompt, new_tokens, gptlab_model.block_size, top_k=1)
+    """gptlab's engine, greedy on the KV cache, and transformers' greedy generate give the same tokens; HF may
+    stop early at its EOS, so gptlab's continuation is compared up to HF's length."""
+    engine = Engine(CachedDecoder(gptlab_model), decode=lambda ids: "")
+    greedy = SamplingParams(max_tokens=new_tokens, temperature=0.0)
+    produced = [torch.cat(list(engine.tokens(row.tolist(), greedy))) for row in prompt]
+    ours = torch.cat([prompt, torch.stack(produced)], dim=1)
     with torch.no_grad():
         theirs = hf_model.generate(
             prompt, max_new_tokens=new_tokens, do_sample=False, attention_mask=torch.ones_like(prompt)

@@ -50,7 +50,8 @@ def test_bits_per_byte_counts_utf8_bytes():
 
 
 def test_bits_per_byte_of_char_and_bpe_models_match_a_hand_count(text_file):
-    """The same text under a char and a BPE tokenizer: bpb = bits of all targets / UTF-8 bytes of their text."""
+    """The same text under a char and a BPE tokenizer: bpb = bits of the text targets / UTF-8 bytes of their
+    text; EOS targets (no bytes) count in neither sum (nanochat's convention)."""
     from gptlab.data.loader import evaluation_batches
     from gptlab.tokenizer.bpe import BPEConfig, BPETokenizer
 
@@ -62,7 +63,8 @@ def test_bits_per_byte_of_char_and_bpe_models_match_a_hand_count(text_file):
         metrics = evaluate_uniform(tokenizer, tokens, block_size=64, num_batches=3)
         targets = [row for _, y in evaluation_batches(tokens, 64, 4, 3) for row in y.tolist()]
         by_hand = sum(len(tokenizer.decode(row).replace("<|endoftext|>", "").encode("utf-8")) for row in targets)
-        bits = len(targets) * 64 * math.log2(tokenizer.vocab_size)
+        text_targets = sum(1 for row in targets for token in row if token != tokenizer.eos_id)
+        bits = text_targets * math.log2(tokenizer.vocab_size)
         assert metrics["val_bpb"] == pytest.approx(bits / by_hand, rel=1e-6)  # float32 logits
         results[tokenizer.name] = (tokens.size, by_hand)
     assert results["bpe"][0] < 0.8 * results["char"][0], "BPE needs fewer tokens for the same text"
