@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+import gptlab
 from gptlab.errors import ConfigError
 from gptlab.finetune.init_from import BaseRun
 from gptlab.finetune.lora import LoraConfig, add_adapters, load_adapter, merged, save_adapter
@@ -79,3 +80,5 @@ def test_lora_sft_trains_only_adapters_and_the_merged_run_matches(base_run, qa_p
     merged_model = BaseRun.open(str(tmp_path)).model()  # base run + adapters, merged into a plain model
     assert not any("lora_" in name for name in merged_model.state_dict())
     assert torch.allclose(merged_model(ids).logits, model.eval()(ids).logits, atol=1e-5)
+    loaded, _, _ = gptlab.load(tmp_path, device="cpu")  # gptlab.load merges a LoRA run's adapters too
+    assert torch.allclose(loaded(ids).logits, merged_model(ids).logits, atol=1e-6)
