@@ -55,8 +55,14 @@ bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare
 bench-generate: install ## decode tokens/s: KV cache vs none vs transformers generate() (llama_like, CPU)
 	$(BIN)/python -m gptlab.bench.generate $(ARGS)
 
+bench-gpu: install ## gpt2_small training speed through the Trainer (needs CUDA; ARGS="--nanogpt PATH/model.py --nproc 1 2")
+	$(BIN)/python -m gptlab.bench.gpu $(ARGS)
+
+test-gpu: install ## the GPU tests (kernels agree, compile, bf16/fp8 training, 2-GPU DDP/FSDP, the CUDA cases of attention and KV cache)
+	$(BIN)/pytest -q tests/gpu tests/model/test_attention.py tests/model/test_cache.py $(ARGS)
+
 clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test test-faults lint bench-cpu bench-parallel bench-data bench-attention bench-generate clean
+.PHONY: help install train test test-faults lint bench-cpu bench-parallel bench-data bench-attention bench-generate bench-gpu test-gpu clean

@@ -64,12 +64,23 @@ def model_from_state(state: dict[str, Any], source: Path | str = "the checkpoint
     return model, tokenizer
 
 
+def _holds_adapters(state: dict[str, Any]) -> bool:
+    lora = ((state.get("config") or {}).get("finetune") or {}).get("lora") or {}
+    return int(lora.get("rank") or 0) > 0
+
+
 def load(path: str | Path, device: str | torch.device = "auto", checkpoint: str = "best") -> LoadedRun:
     """Load a run dir (its ``checkpoint``: best, else last) or a checkpoint file onto ``device``."""
     file = checkpoint_file(path, checkpoint)
     target = device if isinstance(device, torch.device) else resolve_device(device)
     state = checkpoints.load(file, map_location="cpu")
-    model, tokenizer = model_from_state(state, file)
+    if _holds_adapters(state):  # a LoRA run saves adapters only: its base run's weights, adapters merged in
+        from gptlab.finetune.init_from import BaseRun
+
+        base = BaseRun.open(str(file))
+        model, tokenizer = base.model(), base.tokenizer
+    else:
+        model, tokenizer = model_from_state(state, file)
     return LoadedRun(
         model=model.to(target).eval(),
         tokenizer=tokenizer,

@@ -1,10 +1,15 @@
 """Imports every built-in component module so that each registers itself."""
 
+import gptlab.data.arithmetic  # noqa: F401
+import gptlab.data.chat  # noqa: F401
 import gptlab.data.hf  # noqa: F401
 import gptlab.data.jsonl  # noqa: F401
 import gptlab.data.qa  # noqa: F401
 import gptlab.data.shakespeare  # noqa: F401
 import gptlab.data.text  # noqa: F401
+import gptlab.distributed.compile  # noqa: F401
+import gptlab.distributed.strategy  # noqa: F401
+import gptlab.finetune.config  # noqa: F401
 import gptlab.logger.jsonl  # noqa: F401
 import gptlab.logger.none  # noqa: F401
 import gptlab.logger.wandb  # noqa: F401

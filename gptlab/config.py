@@ -47,6 +47,7 @@ class RunConfig:
     logger: Any = MISSING
     trainer: Any = MISSING
     sweep: Any = MISSING
+    finetune: Any = MISSING
     tags: list[str] = field(default_factory=list)
 
 

@@ -25,13 +25,14 @@ from omegaconf import DictConfig, OmegaConf
 from gptlab import memory, registry
 from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry
 from gptlab.device import resolve_device
+from gptlab.distributed.launch import join_process_group, share_start_time
 from gptlab.errors import ConfigError, GptlabError, report
+from gptlab.finetune.init_from import BaseRun
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
 from gptlab.run.build import RunComponents, build_components, load_pretrained
 from gptlab.run.lock import RunDirLock, RunDirLocked
-from gptlab.run.parallel import wrap_model
 from gptlab.run.resolved import ResolvedRun
 from gptlab.run.resume import check_resumable, resume_command, resume_overrides, split_resume_flag
 from gptlab.sweep.gpus import gpu_for_job, visible_gpus
@@ -62,13 +63,16 @@ def train(
     uses its GPU from the pool and writes ``status.json``. Returns the last evaluation's metrics;
     raises :class:`Stopped` when a signal stopped it (after saving).
     """
+    base = BaseRun.of_run(cfg)  # fine-tuning hook (gptlab/finetune/): a gptlab run and conversations, else None
     run = ResolvedRun.from_config(cfg)  # every config check runs here, before any data is read
     if run.trainer.dry_run:
         return dry_run(cfg, run, run_dir)
     job = job or JobIdentity()
     world = world or world_for_job(run, job)
     torch.manual_seed(run.seed)
-    pretrained = load_pretrained(run)  # trainer.init_from: its architecture becomes run.model
+    pretrained = (
+        base.start(run) if base else load_pretrained(run)
+    )  # trainer.init_from: its architecture becomes run.model
     with RunDirLock(run_dir, enabled=world.is_main):
         start = claim(run, run_dir, job, world)
         if world.is_main:
@@ -105,10 +109,12 @@ class Start:
 def world_for_job(run: ResolvedRun, job: JobIdentity) -> World:
     """torchrun's world, or one process; a parallel sweep job on CUDA takes its GPU from the pool."""
     world = World.from_env(run.trainer.device)
+    if world.world_size > 1:
+        join_process_group()  # done already by gptlab-train's main; here for train() called from Python
     if job.num is not None and world.world_size == 1 and world.device.type == "cuda" and world.device.index is None:
         gpu = gpu_for_job(job.num, run.sweep.gpus or visible_gpus(), run.sweep.jobs_per_gpu)
         world = World.single(torch.device("cuda", gpu))
-    if world.device.type == "cuda":
+    if world.device.type == "cuda" and world.device.index is not None:  # plain 'cuda': the current GPU
         torch.cuda.set_device(world.device)
     return world
 
@@ -117,7 +123,7 @@ def build_trainer(run: ResolvedRun, parts: RunComponents, loggers: SafeLoggers, 
     """The training loop over the built components; checkpoints also hold the config and the tokenizer."""
     return Trainer(
         cfg=run.trainer,
-        model=parts.model,
+        prepared=parts.prepared,  # the model ready to train: compiled, wrapped by DDP/FSDP (gptlab/run/parallel.py)
         optimizer=parts.optimizer,
         schedule_for=parts.schedule_for(run),
         budget=parts.budget,
@@ -126,9 +132,7 @@ def build_trainer(run: ResolvedRun, parts: RunComponents, loggers: SafeLoggers, 
         token_bytes=torch.as_tensor(parts.tokenizer.token_byte_lengths()),
         loggers=loggers,
         run_dir=run_dir,
-        world=world,
         extra_state={"config": run.plain, "tokenizer": parts.tokenizer.state()},
-        train_model=wrap_model(parts.model, world, run.trainer),
     )
 
 
@@ -256,7 +260,8 @@ def dry_run(cfg: DictConfig, run: ResolvedRun, run_dir: Path) -> dict[str, float
     vocab = getattr(run.tokenizer, "vocab_size", 0) or DRY_RUN_VOCAB
     with torch.device("meta"):  # shapes only: no memory, no initialization
         model = registry.build("model", run.model, vocab_size=vocab)
-    activation_bytes = 4 if run.trainer.dtype == "float32" else 2
+    full = run.trainer.dtype == "float32" or run.trainer.dtype == "auto" and not torch.cuda.is_available()
+    activation_bytes = 4 if full else 2
     print(OmegaConf.to_yaml(cfg, resolve=True))
     print(
         f"dry run: model {run.model.name}, vocab {vocab} | "
@@ -402,6 +407,7 @@ def main() -> None:
         print("interrupted during start-up; nothing was trained", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
     try:
+        share_start_time()  # torchrun: every rank reads rank 0's clock, so all share one run dir
         hydra_main()
     except Stopped as stopped:
         print(f"{stopped}; exit code {stopped.exit_code}", file=sys.stderr)
@@ -409,6 +415,9 @@ def main() -> None:
     except KeyboardInterrupt:
         print("interrupted: stopped at once; the last complete checkpoint (if any) is kept", file=sys.stderr)
         raise SystemExit(INTERRUPTED) from None
+    finally:
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":

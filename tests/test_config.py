@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 from gptlab import registry
 from gptlab.config import CONFIG_DIR, resolve
 from gptlab.errors import ConfigError
+from gptlab.finetune.config import finetune_config
 from gptlab.logger import RunContext
 from tests.helpers import MACBETH, compose_config, train_cli
 
@@ -21,7 +23,14 @@ def group_options() -> list[tuple[str, str]]:
 
 def test_every_group_has_options():
     groups = {group for group, _ in group_options()}
-    assert groups == {"model", "optimizer", "data", "schedule", "logger", "trainer", "tokenizer", "sweep"}
+    assert groups == {"model", "optimizer", "data", "schedule", "logger", "trainer", "tokenizer", "sweep", "finetune"}
+
+
+def chat_file(folder: Path) -> Path:
+    path = folder / "chats.jsonl"
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    path.write_text("\n".join(json.dumps({"messages": messages}) for _ in range(10)))
+    return path
 
 
 @pytest.mark.parametrize("group,option", group_options())
@@ -34,6 +43,8 @@ def test_every_option_composes_and_builds(
         "jsonl": [f"data.path={jsonl_file}"],
         "qa": [f"data.path={qa_file}"],
         "hf": ["data.path=text", f"data.data_files=[{text_file}]"],
+        "chat": [f"data.path={chat_file(tmp_path)}"],
+        "arithmetic": ["data.problems=200"],
     }
     tokenizer_overrides = {
         "tiktoken": [f"tokenizer.file={tiktoken_file}"],
@@ -43,6 +54,9 @@ def test_every_option_composes_and_builds(
     overrides += tokenizer_overrides.get(option, []) if group == "tokenizer" else []
     cfg = compose_config(overrides)
     typed = resolve(cfg)
+    if group == "finetune":  # read by fine-tuning runs (gptlab/finetune/config.py)
+        assert finetune_config(cfg).lora.enabled == (option == "lora")
+        return
     assert typed[group].__class__.__name__.endswith("Config")
     if group not in registry.GROUP_KINDS:  # trainer and sweep settings select no component
         return
@@ -60,6 +74,9 @@ def test_every_option_composes_and_builds(
         assert all(0.0 < schedule(step) <= 1.0 for step in range(100))
     elif group == "data":
         source = registry.build("data", kind_cfg)
+        if option == "chat":  # conversations for fine-tuning only
+            assert [split for split, _ in source.conversations()].count("train") == 9
+            return
         train, val = ("".join(source.documents(split)) for split in ("train", "val"))
         assert len(train) > 8 * len(val) > 0
     elif group == "tokenizer":
@@ -96,7 +113,7 @@ def test_issue_keys_exist():
         (["optimizer.lr=-0.1"], "optimizer.lr=-0.1 must be > 0"),
         (["model.norm=batchnorm"], "Valid norm names: layernorm"),
         (["optimizer.name=adamx"], "Did you mean 'adamw'"),
-        (["trainer.dtype=float8"], "trainer.dtype='float8' is not one of float32, bfloat16, float16"),
+        (["trainer.dtype=float8"], "trainer.dtype='float8' is not one of auto, float32, bfloat16, float16"),
         (["schedule.warmup_steps=5000"], "schedule.warmup_steps=5000 is not shorter than trainer.max_steps=1100"),
         (["schedule=wsd", "schedule.decay_fraction=0"], "schedule.decay_fraction=0.0 must lie in (0, 1]"),
         (["data.val_fraction=1.5"], "data.val_fraction=1.5 must lie strictly between 0 and 1"),

@@ -31,10 +31,12 @@ DIGEST_SAMPLES, SAMPLE_BYTES = 16, 4096  # a file's digest reads at most 64 KiB,
 
 @dataclass
 class Shard:
-    """One memmapped token file and the offsets where its documents start."""
+    """One memmapped token file and the offsets where its documents start; ``loss_mask`` (optional,
+    one bool per token) says which tokens are targets to learn (fine-tuning: the answers only)."""
 
     tokens: np.ndarray
     doc_starts: np.ndarray
+    loss_mask: np.ndarray | None = None
 
     @classmethod
     def of(cls, tokens: np.ndarray) -> Shard:

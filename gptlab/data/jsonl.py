@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -25,8 +26,8 @@ class JsonlConfig(DataConfig):
     field: str = "text"
 
 
-def read_jsonl_field(path, field: str) -> Iterator[str]:
-    """The ``field`` of each non-blank line of ``path``; a DataError naming file and line otherwise."""
+def json_lines(path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) of each non-blank line of ``path``; a DataError naming file and line otherwise."""
     with open(path, "rb") as file:
         for number, raw in enumerate(file, start=1):
             if not raw.strip():
@@ -34,19 +35,24 @@ def read_jsonl_field(path, field: str) -> Iterator[str]:
             if b"\x00" in raw:
                 raise DataError(f"{path}:{number}: a NUL byte; the data.path file looks binary, not JSON Lines.")
             try:
-                record = json.loads(raw)
+                yield number, json.loads(raw)
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise DataError(
                     f"{path}:{number}: not a JSON object ({error}). Each line must be one JSON object."
                 ) from None
-            if not isinstance(record, dict) or field not in record:
-                keys = sorted(record) if isinstance(record, dict) else type(record).__name__
-                raise DataError(
-                    f"{path}:{number}: no field '{field}' (the line has {keys}). Set data.field=... to the text field."
-                )
-            if not isinstance(record[field], str):
-                raise DataError(f"{path}:{number}: field '{field}' is {type(record[field]).__name__}, not a string.")
-            yield record[field]
+
+
+def read_jsonl_field(path, field: str) -> Iterator[str]:
+    """The ``field`` of each non-blank line of ``path``; a DataError naming file and line otherwise."""
+    for number, record in json_lines(path):
+        if not isinstance(record, dict) or field not in record:
+            keys = sorted(record) if isinstance(record, dict) else type(record).__name__
+            raise DataError(
+                f"{path}:{number}: no field '{field}' (the line has {keys}). Set data.field=... to the text field."
+            )
+        if not isinstance(record[field], str):
+            raise DataError(f"{path}:{number}: field '{field}' is {type(record[field]).__name__}, not a string.")
+        yield record[field]
 
 
 @register("data", "jsonl", JsonlConfig)

@@ -6,7 +6,8 @@ position, saved in checkpoints. With ``world_size`` ranks, every rank draws the 
 of ``batch_size * world_size`` windows and keeps its own slice, so ranks never share a window and
 a resumed run sees the same data order. With ``doc_mask``, a target whose document differs from
 its input's becomes -100, which ``F.cross_entropy`` ignores; ``next_batch_with_docs`` also returns
-per-token document ids for attention masking in the model.
+per-token document ids for attention masking in the model. A target whose shard's ``loss_mask`` is
+false (fine-tuning: a prompt token) becomes -100 as well.
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ class RandomWindowLoader:
             gather_windows([s.tokens for s in self.shards], shard_ids, starts, self.block_size + 1)
         )
         x, y = chunk[:, :-1], chunk[:, 1:]
+        if any(shard.loss_mask is not None for shard in self.shards):
+            masks = [np.ones(len(s.tokens), bool) if s.loss_mask is None else s.loss_mask for s in self.shards]
+            learned = torch.from_numpy(gather_windows(masks, shard_ids, starts, self.block_size + 1)[:, 1:] != 0)
+            y = y.masked_fill(~learned, IGNORE_INDEX)
         if not with_docs:
             return self._to_device(x), self._to_device(y), None
         doc_ids = torch.from_numpy(self._document_ids(shard_ids, starts))

@@ -3,6 +3,8 @@
 Each pair becomes one document through ``data.template`` (default ``Q: {question}\\nA: {answer}``).
 With chat special tokens declared in the tokenizer (``tokenizer.chat=['<|user|>','<|assistant|>']``)
 a template such as ``<|user|>{question}<|assistant|>{answer}`` encodes the markers as single tokens.
+Fine-tuning (``trainer.init_from``) reads the pairs as conversations instead and renders them with
+the tokenizer's chat template, the loss on the answers only (gptlab/finetune/sft.py).
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class QAPairs(DocumentSource):
                         f"{path}: item {index} is not an object with string fields 'question' and 'answer': {item!r:.120}"
                     )
                 yield item["question"], item["answer"]
+
+    def conversations(self) -> Iterator[tuple[str, list[dict[str, str]]]]:
+        """(split, messages) of every pair as a user question and an assistant answer (fine-tuning)."""
+        turns = ([{"role": "user", "content": q}, {"role": "assistant", "content": a}] for q, a in self.pairs())
+        return interleaved_split(turns, self.cfg.val_fraction)
 
     def split_documents(self) -> Iterator[tuple[str, str]]:
         formatted = (self.cfg.template.format(question=q, answer=a) for q, a in self.pairs())

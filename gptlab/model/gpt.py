@@ -61,6 +61,7 @@ class GPTConfig:
     embed_scale: float = 1.0
     logit_softcap: float = 0.0
     z_loss: float = 0.0
+    loss_chunk_tokens: int = 0  # >0: head + cross-entropy over chunks of this many tokens, no full logits tensor
     dropout: float = 0.0
     bias: bool = True
     # mixture of experts in place of the MLP
@@ -109,6 +110,7 @@ class GPTConfig:
             "attn_softcap",
             "logit_softcap",
             "z_loss",
+            "loss_chunk_tokens",
             "rope_original_block_size",
             "mtp_heads",
             "moe_experts",
@@ -276,7 +278,9 @@ class GPT(nn.Module):
         self.final_norm = build_part(
             "norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias, eps=cfg.norm_eps
         )
-        self.head = LMHead(cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss)
+        self.head = LMHead(
+            cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss, chunk_tokens=cfg.loss_chunk_tokens
+        )
         if cfg.tie_embeddings:
             self.head.weight = self.token_embedding.weight
         self.extra_heads = MultiTokenHeads(

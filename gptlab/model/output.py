@@ -17,7 +17,7 @@ IGNORE_INDEX = -100  # targets with this id (e.g. masked by the data pipeline) a
 
 @dataclass
 class ModelOutput:
-    logits: torch.Tensor  # (batch, seq, vocab)
+    logits: torch.Tensor | None  # (batch, seq, vocab); None from a chunked training loss (model.loss_chunk_tokens)
     loss: torch.Tensor | None = None  # the total training loss; None without targets
     metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # extra scalars to log, e.g. lm_loss, z_loss
 

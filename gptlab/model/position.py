@@ -130,16 +130,19 @@ class RotaryPositions(Positions):
         scaling = lookup("rope_scaling", cfg.rope_scaling, key="model.rope_scaling").target
         inv_freq, mscale = scaling(inv_freq, cfg.rope_scaling_factor, original)
         angles = torch.outer(torch.arange(cfg.block_size, dtype=torch.float32), inv_freq)
-        self.register_buffer("cos", angles.cos() * mscale, persistent=False)
-        self.register_buffer("sin", angles.sin() * mscale, persistent=False)
+        cos, sin = angles.cos() * mscale, angles.sin() * mscale
+        # full-width tables: x * cos + swap_halves(x) * (-sin, sin) turns each (x1, x2) pair in one pass
+        self.register_buffer("cos", torch.cat([cos, cos], dim=-1), persistent=False)
+        self.register_buffer("sin", torch.cat([-sin, sin], dim=-1), persistent=False)
 
     def rotate(self, q: torch.Tensor, k: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         return self._turn(q, start + k.size(-2) - q.size(-2)), self._turn(k, start)
 
     def _turn(self, x: torch.Tensor, start: int) -> torch.Tensor:
-        cos, sin = self.cos[start : start + x.size(-2)].to(x.dtype), self.sin[start : start + x.size(-2)].to(x.dtype)
-        x1, x2 = x.chunk(2, dim=-1)  # the two halves form the (real, imaginary) pairs, as in GPT-NeoX
-        return torch.cat([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1)
+        # the two halves form the (real, imaginary) pairs, as in GPT-NeoX: (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos)
+        end = start + x.size(-2)
+        swapped = x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)  # (x2, x1)
+        return x * self.cos[start:end].to(x.dtype) + swapped * self.sin[start:end].to(x.dtype)
 
 
 # ---------------------------------------------------------------------------------- ALiBi

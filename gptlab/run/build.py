@@ -16,8 +16,10 @@ from gptlab import memory, registry
 from gptlab.data.cache import TokenSplits
 from gptlab.data.loader import RandomWindowLoader
 from gptlab.data.prepare import load_or_build
+from gptlab.distributed.parallelize import PreparedModel
 from gptlab.errors import ConfigError
 from gptlab.hf.init import TrainedTokenizer
+from gptlab.run.parallel import wrap_model
 from gptlab.run.resolved import ResolvedRun
 from gptlab.trainer.budget import Budget, resolve_budget
 from gptlab.trainer.stages import token_segments
@@ -33,6 +35,7 @@ class RunComponents:
     budget: Budget
     loader: RandomWindowLoader
     flops_per_token: int
+    prepared: PreparedModel  # the model ready to train (compiled, wrapped by the strategy)
 
     def schedule_for(self, run: ResolvedRun):
         """``max_steps -> (step -> lr factor)``: the schedule spans whatever length the run ends up with."""
@@ -73,7 +76,9 @@ def read_data(run: ResolvedRun, pretrained: Any | None = None) -> tuple[Any, Tok
     """The data source and its token splits (tokenized into the cache on the first use), with the
     pretrained tokenizer when there is one."""
     source = registry.build("data", run.data)
-    if pretrained is not None:
+    if hasattr(pretrained, "token_splits"):  # fine-tuning (gptlab/finetune/): conversations with loss masks
+        splits = pretrained.token_splits(source, run.model.block_size)
+    elif pretrained is not None:
         tokenizer = TrainedTokenizer(pretrained.tokenizer)
         splits = load_or_build(source, tokenizer, tokenizer.cache_config(), run.cache_dir)
     else:
@@ -108,13 +113,15 @@ def build_components(run: ResolvedRun, world: World, pretrained: Any | None = No
         )
     if run.data.doc_mask:
         check_document_masking(model, run.model)
+    num_parameters = model.num_parameters()
+    prepared = wrap_model(model, world, trainer_cfg)  # before the optimizer: FSDP2 shards the parameters
+    if world.is_main:
+        print(prepared.describe())
     optimizer = registry.build("optimizer", run.optimizer, model)
     segments = token_segments(
         trainer_cfg.stages, run.model.block_size, trainer_cfg.batch_size, trainer_cfg.grad_accum_steps
     )
-    budget = resolve_budget(
-        trainer_cfg.budget, trainer_cfg.max_steps, segments, model.num_parameters(), flops_per_token
-    )
+    budget = resolve_budget(trainer_cfg.budget, trainer_cfg.max_steps, segments, num_parameters, flops_per_token)
     if world.is_main:
         print(budget.describe())
     loader = RandomWindowLoader(
@@ -128,4 +135,4 @@ def build_components(run: ResolvedRun, world: World, pretrained: Any | None = No
         rank=world.rank,
         world_size=world.world_size,
     )
-    return RunComponents(splits, tokenizer, model, optimizer, budget, loader, flops_per_token)
+    return RunComponents(splits, tokenizer, model, optimizer, budget, loader, flops_per_token, prepared)

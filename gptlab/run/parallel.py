@@ -1,25 +1,20 @@
 """Where a distributed strategy wraps the built model (torchtitan's ``parallelize`` step).
 
-The model code never mentions ranks: ``wrap_model`` takes the plain model and returns the module
-that training forward passes go through. One process gets the model itself (compiled when
-``trainer.compile``); a strategy for several processes (DDP, FSDP2) plugs in here.
+The model code never mentions ranks: ``wrap_model`` takes the plain model and returns it prepared
+to train (float8, activation checkpointing, compile, DDP/FSDP2: ``gptlab/distributed/``), with the
+module that training forward passes go through. It runs before the optimizer is built, since
+FSDP2 replaces the parameters by their shards.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
+from gptlab.distributed.parallelize import PreparedModel, parallelize
 from gptlab.trainer.config import TrainerConfig
 from gptlab.world import World
 
 
-def wrap_model(model: nn.Module, world: World, trainer_cfg: TrainerConfig) -> nn.Module:
-    """The module the training loop calls; checkpoints still save ``model``'s own state dict."""
-    if world.world_size > 1:
-        raise ConfigError(
-            f"WORLD_SIZE={world.world_size}: this gptlab has no distributed strategy yet, so every process would "
-            f"train its own copy of the model. Run one process (without torchrun)."
-        )
-    return torch.compile(model) if trainer_cfg.compile else model
+def wrap_model(model: nn.Module, world: World, trainer_cfg: TrainerConfig) -> PreparedModel:
+    """The model prepared to train; checkpoints still save ``model``'s own (full) state dict."""
+    return parallelize(model, trainer_cfg, world)

@@ -8,13 +8,15 @@ from typing import Optional
 from hydra.core.config_store import ConfigStore
 
 from gptlab.errors import ConfigError
+from gptlab.registry import lookup
 from gptlab.trainer.budget import BudgetConfig
 from gptlab.trainer.stages import StageConfig
 from gptlab.trainer.stop import signal_number
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 ON_NONFINITE = ("stop", "skip")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 STOP_SIGNALS = ("SIGTERM", "SIGUSR1", "SIGUSR2")  # schedulers' warnings before a kill (SIGUSR2: submitit's)
 
 
@@ -29,10 +31,19 @@ class TrainerConfig:
     grad_clip: float = 1.0  # 0 disables clipping (the norm is still logged)
     eval_every: int = 275
     eval_batches: int = 16
+    target_val_loss: Optional[float] = None  # print the step and second the val loss first reaches this
+    stop_at_target: bool = False  # and end the run there (a speedrun)
     log_every: int = 10
-    dtype: str = "float32"  # autocast dtype
+    dtype: str = "auto"  # autocast dtype; auto: bfloat16 on a CUDA GPU that has it, else float32
     device: str = "auto"
-    compile: bool = False
+    # the fast path (gptlab/distributed/): applied to the built model in this order
+    fp8: bool = False  # float8 matmuls in the blocks' linear layers (torchao float8 training; CUDA, compute >= 8.9)
+    fp8_head: bool = False  # with fp8: the LM head's matmul in float8 too
+    activation_checkpointing: bool = False  # recompute each block's activations in the backward pass
+    compile: str = "auto"  # none | model | blocks (torch.compile); auto: model on CUDA, none elsewhere
+    compile_mode: str = "default"  # torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune | max-autotune-no-cudagraphs
+    tf32: bool = True  # TensorFloat-32 matmuls for float32 work on CUDA
+    strategy: str = "auto"  # none | ddp | fsdp (several processes, torchrun); auto: ddp when world size > 1
     threads: int = 0  # torch CPU threads; 0 keeps torch's default
     resume: bool = False
     stop_signals: list[str] = field(default_factory=lambda: list(STOP_SIGNALS))  # save, then exit 128 + signal
@@ -58,6 +69,14 @@ class TrainerConfig:
             )
         if self.grad_clip < 0:
             raise ConfigError(f"trainer.grad_clip={self.grad_clip} must be >= 0 (0 disables clipping).")
+        if str(self.compile).lower() in ("true", "false"):  # the former boolean knob
+            self.compile = "model" if str(self.compile).lower() == "true" else "none"
+        if self.compile != "auto":
+            lookup("compile", self.compile, key="trainer.compile")
+        if self.strategy != "auto":
+            lookup("strategy", self.strategy, key="trainer.strategy")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ConfigError(f"trainer.compile_mode='{self.compile_mode}' is not one of {', '.join(COMPILE_MODES)}.")
         if self.dtype not in DTYPES:
             raise ConfigError(f"trainer.dtype='{self.dtype}' is not one of {', '.join(DTYPES)}.")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):

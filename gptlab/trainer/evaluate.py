@@ -3,6 +3,10 @@
 Bits per byte = negative log-likelihood in bits / UTF-8 bytes, over the target tokens that stand for
 text, so models with different tokenizers compare on the same scale. Special-token targets (EOS, BOS:
 0 bytes) are left out of both sums, as nanochat counts them; the loss keeps every target.
+
+With several ranks, each evaluates its share of every batch of ``batch_size * world_size``
+windows and the sums are added over the ranks: the same windows, and the same result, as one
+process with the global batch.
 """
 
 from __future__ import annotations
@@ -28,23 +32,25 @@ def evaluate(
     num_batches: int,
     device: torch.device,
     autocast: AbstractContextManager,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> dict[str, float]:
     was_training = model.training
     model.eval()
-    nats = torch.zeros((), dtype=torch.float64)
-    text_nats = torch.zeros((), dtype=torch.float64)
-    count = byte_count = 0
+    precise = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+    sums = torch.zeros(4, dtype=precise, device=device)  # nats, text nats, targets, bytes
     token_bytes = token_bytes.to(device)
-    for x, y in evaluation_batches(tokens, block_size, batch_size, num_batches):
-        x, y = x.to(device), y.to(device)
+    for x, y in evaluation_batches(tokens, block_size, batch_size * world_size, num_batches):
+        x, y = x[rank::world_size].to(device), y[rank::world_size].to(device)
         with autocast:
             logits = model(x).logits  # the plain next-token loss, without the model's auxiliary terms
-        losses = next_token_loss(logits, y, reduction="none").view_as(y).double()
+        losses = next_token_loss(logits, y, reduction="none").view_as(y).to(precise)
         kept = y != IGNORE_INDEX
         target_bytes = torch.where(kept, token_bytes[y.clamp(min=0)], 0)
-        nats += losses.sum().cpu()
-        text_nats += losses[target_bytes > 0].sum().cpu()  # special tokens (0 bytes) count in neither sum
-        count += int(kept.sum())
-        byte_count += int(target_bytes.sum())
+        text_nats = losses[target_bytes > 0].sum()  # special tokens (0 bytes) count in neither sum
+        sums += torch.stack([losses.sum(), text_nats, kept.sum().to(precise), target_bytes.sum().to(precise)])
+    if world_size > 1:
+        torch.distributed.all_reduce(sums)
     model.train(was_training)
-    return {"val_loss": nats.item() / count, "val_bpb": text_nats.item() / math.log(2) / max(1, byte_count)}
+    nats, text_nats, count, byte_count = sums.tolist()
+    return {"val_loss": nats / count, "val_bpb": text_nats / math.log(2) / max(1, byte_count)}

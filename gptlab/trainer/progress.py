@@ -1,7 +1,7 @@
-"""The console view of a training: a rich progress bar (step, loss, tokens/s, ETA) and event lines.
+"""The console view of a training: a rich progress bar (step, loss, speed, ETA) and event lines.
 
 On a terminal the bar redraws in place. Written to a file or a pipe (a log, CI, ``| tee``) there is
-no bar: each log step is one plain line (step, loss, tokens/s, elapsed, ETA), and no line is ever
+no bar: each log step is one plain line (step, loss, speed, elapsed, ETA), and no line is ever
 wrapped, so a number is never cut in two.
 """
 
@@ -30,14 +30,14 @@ class TrainingProgress:
             MofNCompleteColumn(),
             BarColumn(),
             TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[tokens_per_s]} tok/s"),
+            TextColumn("{task.fields[speed]}"),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
             console=self.console,
             disable=not enabled or not self.console.is_terminal,
         )
-        self.task = self.bar.add_task("train", total=total_steps, completed=start_step, loss="-", tokens_per_s="-")
+        self.task = self.bar.add_task("train", total=total_steps, completed=start_step, loss="-", speed="-")
 
     def __enter__(self) -> TrainingProgress:
         self.started = time.perf_counter()
@@ -47,20 +47,21 @@ class TrainingProgress:
     def __exit__(self, *exc) -> None:
         self.bar.stop()
 
-    def update(self, step: int, loss: float | None = None, tokens_per_s: float | None = None) -> None:
+    def update(self, step: int, loss: float | None = None, speed: str | None = None) -> None:
+        """``speed``: tokens/s, step time, MFU and memory as gptlab.trainer.speed.describe writes them."""
         fields = {}
         if loss is not None:
             fields["loss"] = f"{loss:.4f}"
-        if tokens_per_s is not None:
-            fields["tokens_per_s"] = f"{tokens_per_s:,.0f}"
+        if speed is not None:
+            fields["speed"] = speed
         self.bar.update(self.task, completed=step, **fields)
         if self.lines:
             elapsed = time.perf_counter() - self.started
             done = step - self.start_step
-            eta = elapsed / done * (self.total - step) if done > 0 else float("nan")
+            eta = clock(elapsed / done * (self.total - step)) if done > 0 else "-"
             self.print(
-                f"step {step:>6}/{self.total} | loss {fields.get('loss', '-')} | {fields.get('tokens_per_s', '-')} "
-                f"tok/s | {clock(elapsed)} elapsed | ETA {clock(eta) if eta == eta else '-'}"
+                f"step {step:>6}/{self.total} | loss {fields.get('loss', '-')} | {fields.get('speed', '-')} | "
+                f"{clock(elapsed)} elapsed | ETA {eta}"
             )
 
     def set_total(self, total_steps: int) -> None:

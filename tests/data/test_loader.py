@@ -47,3 +47,15 @@ def test_ranks_split_one_global_batch_and_resume_replays_it():
     assert torch.equal(ranks[0].next_batch()[0], expected)
     with pytest.raises(ValueError, match="rank=2"):
         RandomWindowLoader([shard], 4, 6, 3, CPU, rank=2, world_size=2)
+
+
+def test_loss_mask_keeps_only_the_learned_targets():
+    tokens = np.arange(40, dtype=np.uint16)  # token = its position
+    learned = tokens % 3 == 0
+    shards = [Shard(tokens, np.array([0, 10, 20]), learned), _shard([30], first_token=100)]
+    x, y, _ = RandomWindowLoader(shards, 6, 64, 0, CPU, doc_mask=True).next_batch_with_docs()
+    from_masked = x[:, 0] < 100
+    kept = y[from_masked][y[from_masked] != IGNORE_INDEX]
+    assert len(kept) and (kept % 3 == 0).all(), "only targets whose loss_mask is true stay"
+    assert ((y[from_masked] % 3 == 0) | (y[from_masked] == IGNORE_INDEX)).all()
+    assert (y[~from_masked] != IGNORE_INDEX).all(), "a shard without a mask learns every target"

@@ -57,6 +57,8 @@ def test_presets_are_what_they_say():
     assert nanochat.logit_softcap > 0 and not nanochat.bias
     _, gpt2 = _built_on_meta("gpt2_small", vocab=50257)
     assert 124e6 < gpt2.num_parameters() < 125e6
+    _, gpt2_xl = _built_on_meta("gpt2_xl", vocab=50257)
+    assert 1.55e9 < gpt2_xl.num_parameters() < 1.56e9
     default, _ = _built_on_meta("gpt")
     assert (default.n_layer, default.n_head, default.d_model, default.block_size) == (2, 3, 96, 128)
     assert (default.pos, default.norm, default.mlp, default.attention, default.tie_embeddings) == (

@@ -35,12 +35,14 @@ class PoisonedGPT(GPT):
         return out
 
 
-@pytest.fixture
-def poisoned(tmp_path):
+@pytest.fixture(params=["muon", "adamw"])
+def poisoned(request, tmp_path):
+    """muon: the host checks every step; adamw (fused): the device drops the step, the log step stops."""
     from gptlab.config import CONFIG_DIR
 
     registry.expose_unconfigured(str(CONFIG_DIR))
-    return [*TINY, *MACBETH, "model=poisoned_gpt", *TINY[:4], "trainer.eval_every=5", "trainer.max_steps=20"]
+    overrides = [*TINY, *MACBETH, "model=poisoned_gpt", *TINY[:4], "trainer.eval_every=5", "trainer.max_steps=20"]
+    return [*overrides, f"optimizer={request.param}"]
 
 
 def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(poisoned, tmp_path):

@@ -8,7 +8,7 @@ from gptlab.trainer.progress import TrainingProgress
 def test_piped_progress_is_one_line_per_log_step(capsys):
     with TrainingProgress(total_steps=300, start_step=0) as progress:  # capsys: not a terminal
         for step in (10, 20, 30):
-            progress.update(step, loss=4.123456789, tokens_per_s=123456.7)
+            progress.update(step, loss=4.123456789, speed="123,457 tok/s | 12.3 ms/step")
         progress.print("step    300/300 | " + " | ".join(f"metric_{i} {i * 1.23456:.4f}" for i in range(20)))
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4
@@ -19,5 +19,5 @@ def test_piped_progress_is_one_line_per_log_step(capsys):
 
 def test_no_lines_when_progress_is_off(capsys):
     with TrainingProgress(total_steps=10, start_step=0, enabled=False) as progress:
-        progress.update(5, loss=1.0, tokens_per_s=1.0)
+        progress.update(5, loss=1.0, speed="1 tok/s")
     assert capsys.readouterr().out == ""
