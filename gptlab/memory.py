@@ -18,7 +18,6 @@ from gptlab.errors import ConfigError
 from gptlab.model import counting
 
 WARN_FRACTION = 0.8
-ACTIVATION_BYTES = {"float32": 4, "bfloat16": 2, "float16": 2}
 
 
 def available_bytes(device: torch.device) -> int | None:
@@ -40,18 +39,21 @@ def available_bytes(device: torch.device) -> int | None:
             return None
 
 
-def estimated_bytes(model_cfg: Any, trainer_cfg: Any, vocab_size: int) -> int:
-    """The dry run's estimate of training memory for the model, batch size and dtype; the model is
-    built on the meta device (shapes only: no memory, no initialization)."""
+def estimated_bytes(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: torch.device) -> int:
+    """The dry run's estimate of training memory for the model, batch size and the dtype it trains in on
+    ``device``; the model is built on the meta device (shapes only: no memory, no initialization)."""
+    from gptlab.distributed.precision import autocast_dtype
+
     with torch.device("meta"):
         model = registry.build("model", model_cfg, vocab_size=vocab_size)
-    return counting.training_memory_bytes(model, trainer_cfg.batch_size, ACTIVATION_BYTES[trainer_cfg.dtype])
+    activation_bytes = torch.finfo(autocast_dtype(trainer_cfg.dtype, device)).bits // 8
+    return counting.training_memory_bytes(model, trainer_cfg.batch_size, activation_bytes)
 
 
 def check_fits(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: torch.device, refuse: bool = True) -> str:
     """Compare the estimate with the free memory of ``device``: refuse (or, with ``refuse=False``, warn)
     above it, warn near it. Returns the one-line comparison."""
-    needed, free = estimated_bytes(model_cfg, trainer_cfg, vocab_size), available_bytes(device)
+    needed, free = estimated_bytes(model_cfg, trainer_cfg, vocab_size, device), available_bytes(device)
     if free is None:
         return f"memory: ~{human_bytes(needed)} to train; {device.type} reports no free memory to compare"
     line = f"memory: ~{human_bytes(needed)} to train, {human_bytes(free)} free on {device.type}"

@@ -19,7 +19,9 @@ def test_the_estimate_is_the_dry_runs():
         from gptlab import registry
 
         model = registry.build("model", typed["model"], vocab_size=65)
-    assert memory.estimated_bytes(typed["model"], typed["trainer"], 65) == counting.training_memory_bytes(model, 8, 4)
+    assert memory.estimated_bytes(
+        typed["model"], typed["trainer"], 65, torch.device("cpu")
+    ) == counting.training_memory_bytes(model, 8, 4)
 
 
 def test_a_run_far_larger_than_the_free_memory_is_refused_before_building(tmp_path):
