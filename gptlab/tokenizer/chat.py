@@ -44,6 +44,14 @@ class ChatTemplate:
         tokens = getattr(getattr(tokenizer, "special", None), "template", None)
         return cls(**tokens) if tokens else cls.from_config()
 
+    @classmethod
+    def for_chat(cls, tokenizer: Any) -> ChatTemplate:
+        """The template to chat with a model: the tokenizer's own when its tokens are special tokens (a
+        fine-tuned run), else :data:`TRANSCRIPT`, plain text a base model has seen (SPEAKER: lines, as in
+        a play), so a model that never saw the role tokens can still be talked to."""
+        template = cls.from_tokenizer(tokenizer)
+        return TRANSCRIPT if template.missing_tokens(tokenizer) else template
+
     @property
     def tokens(self) -> list[str]:
         """The four template tokens: what fine-tuning adds to a vocabulary that lacks them."""
@@ -84,6 +92,10 @@ class ChatTemplate:
             pieces += [opener, reply]
             masks += [np.zeros(len(opener), dtype=bool), np.full(len(reply), m["role"] == "assistant")]
         return np.concatenate(pieces), np.concatenate(masks)
+
+
+# A conversation as a play script: what a base model trained on plain text can continue.
+TRANSCRIPT = ChatTemplate(system="SYSTEM:\n", user="USER:\n", assistant="ASSISTANT:\n", end="\n\n")
 
 
 def check_messages(messages: Sequence[Message], where: str = "messages") -> Sequence[Message]:

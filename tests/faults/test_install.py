@@ -56,7 +56,11 @@ def test_the_wheel_installs_and_its_commands_run_from_any_folder(tmp_path):
     assert "gptlab/conf/experiment/lr_grid.yaml" in names, "experiments ship through the conf/experiment link"
 
     target = tmp_path / "installed"
-    _run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)], tmp_path, os.environ.copy())
+    _run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        tmp_path,
+        os.environ.copy(),
+    )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(target)}
@@ -66,7 +70,9 @@ def test_the_wheel_installs_and_its_commands_run_from_any_folder(tmp_path):
     bin_dir = target / "bin"
     train = _run([str(bin_dir / "gptlab-train"), *TINY_RUN, "hydra.run.dir=run"], elsewhere, env)
     assert "step      3/3" in train.stdout and (elsewhere / "run" / "checkpoints" / "best.pt").exists()
-    sample = _run([str(bin_dir / "gptlab-sample"), "run", "--max-new-tokens", "20", "--prompt", "MACBETH:"], elsewhere, env)
+    sample = _run(
+        [str(bin_dir / "gptlab-sample"), "run", "--max-new-tokens", "20", "--prompt", "MACBETH:"], elsewhere, env
+    )
     assert sample.stdout.strip()
     compare = _run([str(bin_dir / "gptlab-compare"), "run", "--out", "report"], elsewhere, env)
     assert "val bpb" in compare.stdout and (elsewhere / "report" / "report.html").exists()

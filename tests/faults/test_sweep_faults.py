@@ -42,7 +42,15 @@ def test_bad_configs_fail_alone_and_a_rerun_completes_only_the_killed_job(tmp_pa
     command = ["-m", *SWEEP, f"hydra.sweep.dir={sweep}"]
     killed_checkpoints = str(sweep / str(KILLED) / "checkpoints")
     killed = subprocess.run(
-        [sys.executable, str(REPO / "tests/faults/kill_during_save.py"), "4", "100", killed_checkpoints, "--", *command],
+        [
+            sys.executable,
+            str(REPO / "tests/faults/kill_during_save.py"),
+            "4",
+            "100",
+            killed_checkpoints,
+            "--",
+            *command,
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

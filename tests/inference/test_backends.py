@@ -27,6 +27,15 @@ def test_gptlab_run_chats_in_its_template_and_stops_at_its_end_token(gptlab_run)
     assert (len(kept), dropped) == (1, 2)  # 32 tokens of context, 16 kept for the reply at most
 
 
+def test_a_base_run_without_role_tokens_chats_as_a_transcript(tiny_run):
+    """The default char-level run never saw the template's <|...|> tokens: chat falls back to a play-like
+    transcript in characters it knows, and stops at the blank line that ends a speech."""
+    backend = open_backend(str(tiny_run))
+    assert backend.render([{"role": "user", "content": "Who?"}]) == "USER:\nWho?\n\nASSISTANT:\n"
+    chat = collect(backend.chat([{"role": "user", "content": "Who?"}], SamplingParams(max_tokens=30, seed=0)))
+    assert len(chat.texts) == 1 and "\n\n" not in chat.texts[0] and chat.completion_tokens <= 30
+
+
 def test_a_checkpoint_without_tokenizer_is_named(gptlab_run, tmp_path):
     import torch
 

@@ -9,10 +9,9 @@ from gptlab.inference.decoder import CachedDecoder
 from gptlab.inference.engine import Engine
 
 
-def single_token_ids(tokenizer, texts) -> set[int]:
-    """The ids of those ``texts`` that the tokenizer encodes as exactly one token (special tokens)."""
-    ids = (list(tokenizer.encode(text)) for text in texts)
-    return {int(i[0]) for i in ids if len(i) == 1}
+def special_token_ids(tokenizer, texts) -> set[int]:
+    """The ids of those ``texts`` that are special tokens of the tokenizer (each one token)."""
+    return {tokenizer.special.ids[text] for text in texts if text in tokenizer.special.ids}
 
 
 class GptlabBackend(LocalBackend):
@@ -24,9 +23,9 @@ class GptlabBackend(LocalBackend):
 
         run = gptlab.load(path, device=device)
         self.path, self.tokenizer = Path(run.path), run.tokenizer
-        self.template = ChatTemplate.from_tokenizer(self.tokenizer)
+        self.template = ChatTemplate.for_chat(self.tokenizer)  # a base model without role tokens: a transcript
         stops = self.template.stop_tokens(self.tokenizer)
-        end_ids = {self.tokenizer.eos_id} | single_token_ids(self.tokenizer, stops)
+        end_ids = {self.tokenizer.eos_id} | special_token_ids(self.tokenizer, stops)
         engine = Engine(CachedDecoder(run.model, compile=compile), self.tokenizer.decode, end_ids)
         super().__init__(name or str(path), engine, self.tokenizer.encode, stops)
 
