@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 RUN = [*TINY, *MACBETH, "trainer.max_steps=20", "trainer.eval_every=5", "trainer.samples=0", "trainer.threads=1"]
 SAVES_PER_RUN = 8  # best.pt and last.pt at steps 5, 10, 15, 20 (best only while the val loss falls)
-TIMING_KEYS = {"tokens_per_s", "train_time_s", "time_s"}
+TIMING_KEYS = {"tokens_per_s", "train_time_s", "time_s", "step_ms", "mfu", "peak_memory_gib"}  # speed, not training
 ONCE_PER_START = ("budget_", "flops_per_token")  # the budget is logged again in a resumed run's first record
 
 
