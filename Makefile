@@ -30,11 +30,15 @@ $(STAMP): pyproject.toml
 train: install ## train the default model on the CPU (about a minute), then print samples
 	$(BIN)/gptlab-train $(ARGS)
 
-test: install ## run the test suite
-	$(BIN)/pytest -q
+TEST_WORKERS ?= 2
+test: install ## run the test suite on $(TEST_WORKERS) workers (the extended cases: make test-all)
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not extended"
+
+test-all: install ## the whole suite, the extended cases included
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal
 
 test-faults: install ## the fault suite (tests/faults/: disks, kills, hostile files, sweeps, properties), slow cases included
-	$(BIN)/pytest -q tests/faults
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist worksteal tests/faults
 
 lint: install ## ruff check + format check
 	$(BIN)/ruff check gptlab tests
@@ -65,4 +69,4 @@ clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test test-faults lint bench-cpu bench-parallel bench-data bench-attention bench-generate bench-gpu test-gpu clean
+.PHONY: help install train test test-all test-faults lint bench-cpu bench-parallel bench-data bench-attention bench-generate bench-gpu test-gpu clean

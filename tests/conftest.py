@@ -1,14 +1,32 @@
-"""Shared fixtures: an isolated token cache and wandb switched off unless a test says otherwise."""
+"""Shared fixtures: an isolated token cache and wandb switched off unless a test says otherwise.
+
+``make test`` runs the suite on two workers (pytest-xdist): each worker and the processes its tests
+start use one thread, and the tests marked ``slow`` are handed out first, so the workers end together.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from gptlab.config import prepare_registry
+
+
+def pytest_configure(config):
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers share the cores: one thread each
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        import torch
+
+        torch.set_num_threads(1)
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow end-to-end tests first (a stable sort keeps the rest in file order)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

@@ -134,7 +134,7 @@ def test_any_override_set_trains_or_fails_with_one_paragraph(drawn, capsys):
     check(drawn, capsys)
 
 
-@pytest.mark.slow
+@pytest.mark.extended  # the 12-example version above runs in make test
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(drawn=overrides)
 def test_many_override_sets_train_or_fail_with_one_paragraph(drawn, capsys):
