@@ -55,6 +55,7 @@ class Entry:
 
 
 _ENTRIES: dict[str, dict[str, Entry]] = {}
+_SCHEMAS: dict[str, dict[str, type]] = {}  # kind -> name -> config dataclass in Hydra's ConfigStore
 
 
 def register(kind: str, name: str, config: type | None = None) -> Callable:
@@ -66,10 +67,30 @@ def register(kind: str, name: str, config: type | None = None) -> Callable:
         existing = _ENTRIES.setdefault(kind, {}).get(name)
         if existing is not None and existing.target is not target:
             raise ValueError(f"{kind} '{name}' is already registered by {existing.target!r}")
-        _ENTRIES[kind][name] = Entry(kind, name, target, config)
         if config is not None:
-            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=named_schema(config, name))
+            register_schema(kind, name)(config)
+        _ENTRIES[kind][name] = Entry(kind, name, target, config)
         return target
+
+    return decorator
+
+
+def register_schema(kind: str, name: str) -> Callable[[type], type]:
+    """Decorator on a config dataclass: store it as the typed schema ``schema/<kind>/<name>``.
+
+    ``register`` does this for every component it registers; a built-in whose module imports torch
+    (the model, the optimizers) has its config in a torch-free module that registers the schema itself,
+    so Hydra composes and checks a config without importing torch (``gptlab-train --cfg job``).
+    """
+
+    def decorator(config: type) -> type:
+        existing = _SCHEMAS.setdefault(kind, {}).get(name)
+        if existing is not None and existing is not config:
+            raise ValueError(f"{kind} '{name}' already has the config schema {existing!r}, not {config!r}")
+        if existing is None:
+            _SCHEMAS[kind][name] = config
+            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=named_schema(config, name))
+        return config
 
     return decorator
 
@@ -163,6 +184,6 @@ def expose_unconfigured(config_dir: str) -> None:
 
     store = ConfigStore.instance()
     for kind in GROUP_KINDS:
-        for name, entry in _ENTRIES.get(kind, {}).items():
-            if entry.config is not None and not (Path(config_dir) / kind / f"{name}.yaml").exists():
-                store.store(group=kind, name=name, node=named_schema(entry.config, name))
+        for name, config in _SCHEMAS.get(kind, {}).items():
+            if not (Path(config_dir) / kind / f"{name}.yaml").exists():
+                store.store(group=kind, name=name, node=named_schema(config, name))
