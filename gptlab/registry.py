@@ -122,6 +122,11 @@ def load_builtins() -> None:
         import gptlab.components  # noqa: F401
 
 
+def schemas(kind: str) -> dict[str, type]:
+    """``name -> config dataclass`` of the schemas registered for ``kind`` so far (imports no component)."""
+    return dict(_SCHEMAS.get(kind, {}))
+
+
 def kinds() -> list[str]:
     load_builtins()
     return sorted(_ENTRIES)
@@ -184,6 +189,6 @@ def expose_unconfigured(config_dir: str) -> None:
 
     store = ConfigStore.instance()
     for kind in GROUP_KINDS:
-        for name, config in _SCHEMAS.get(kind, {}).items():
+        for name, config in schemas(kind).items():
             if not (Path(config_dir) / kind / f"{name}.yaml").exists():
                 store.store(group=kind, name=name, node=named_schema(config, name))

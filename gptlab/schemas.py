@@ -2,7 +2,7 @@
 imports torch: what Hydra needs to compose and check a config, so ``gptlab-train --cfg job`` (and
 ``--help``, ``--info``) answer without torch. ``gptlab/components.py`` imports the components too.
 
-A module listed here must stay torch-free (``tests/test_cli_startup.py`` checks it): where a
+A module listed here must stay torch-free (``tests/test_cli.py`` checks it): where a
 component needs torch, its config lives apart (``model/config.py``, ``optimizer/config.py``,
 ``finetune/lora_config.py``) and registers its schema with ``gptlab.registry.register_schema``.
 """
