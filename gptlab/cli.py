@@ -15,6 +15,10 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# The resolvers the Hydra config names (gptlab_new_dir, gptlab_parallel_slots), registered on import: a launcher's
+# worker process imports this module to unpickle hydra_main, then resolves its job's config.
+import gptlab.sweep.folder  # noqa: F401
+import gptlab.sweep.gpus  # noqa: F401
 from gptlab.errors import GptlabError, report
 from gptlab.trainer.stop import Stopped
 
