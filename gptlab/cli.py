@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from omegaconf import DictConfig
 
 INTERRUPTED = 130  # 128 + SIGINT: the shell's code for Ctrl-C
+PRINT_ONLY_FLAGS = ("--cfg", "-c", "--info")  # Hydra composes the config and prints; nothing runs
+HYDRA_FULL_ERROR = "HYDRA_FULL_ERROR"  # set: Hydra raises an error instead of printing it and exiting 1
 CONF = Path(__file__).resolve().parent / "conf"
 HELP_FLAGS = ("-h", "--help")
 USAGE = """gptlab-train: compose the config, validate it, build the registered components, train.
@@ -99,7 +102,9 @@ def main() -> None:
             overrides = resume_overrides(resume_dir, overrides)
         sys.argv[1:] = [*flags, *overrides]
         prepare_registry()
-        check_overrides(overrides)
+        print_only = any(flag in PRINT_ONLY_FLAGS for flag in flags)
+        if not print_only:  # a command that only prints composes once; a failure is explained afterwards
+            check_overrides(overrides)
         _check_output_dir(overrides)
     except GptlabError as error:
         report(error)
@@ -113,7 +118,11 @@ def main() -> None:
         from gptlab.distributed.launch import share_start_time
 
         share_start_time()  # torchrun: every rank reads rank 0's clock, so all share one run dir
-        hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(hydra_main)()
+        app = hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")(hydra_main)
+        if print_only:
+            print_composed(app, overrides)
+        else:
+            app()
     except Stopped as stopped:
         print(f"{stopped}; exit code {stopped.exit_code}", file=sys.stderr)
         raise SystemExit(stopped.exit_code) from None
@@ -122,6 +131,32 @@ def main() -> None:
         raise SystemExit(INTERRUPTED) from None
     finally:
         _leave_process_group()
+
+
+def print_composed(app: Callable[[], None], overrides: list[str]) -> None:
+    """``--cfg job|hydra|all`` and ``--info``: Hydra composes the config once and prints it. When composing
+    fails, the mistake is told as a run tells it: an unknown key or a wrong type in one paragraph naming
+    the closest valid keys (exit 2); anything else (a group option that does not exist) in Hydra's words (exit 1)."""
+    from gptlab.config import check_overrides
+
+    previous = os.environ.get(HYDRA_FULL_ERROR)
+    os.environ[HYDRA_FULL_ERROR] = "1"  # Hydra then raises its composition error here instead of printing it
+    try:
+        app()
+    except Exception as error:
+        try:
+            check_overrides(overrides)
+        except GptlabError as mistake:
+            report(mistake)
+            raise SystemExit(2) from None
+        cause = f"\n{error.__cause__}" if error.__cause__ is not None else ""
+        print(f"{error}{cause}", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        if previous is None:
+            os.environ.pop(HYDRA_FULL_ERROR, None)
+        else:
+            os.environ[HYDRA_FULL_ERROR] = previous
 
 
 def hydra_main(cfg: DictConfig) -> float | None:

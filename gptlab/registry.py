@@ -95,15 +95,18 @@ def register_schema(kind: str, name: str) -> Callable[[type], type]:
     return decorator
 
 
-def named_schema(config: type, name: str) -> DictConfig:
+def named_schema(config: type, name: str) -> type | DictConfig:
     """The typed schema of ``config`` with its ``name`` field set to the registered name.
 
     One dataclass may back several components (``linear`` and ``cosine`` share the schedule
-    config); the stored schema must still say which one it selects.
+    config); the stored schema must still say which one it selects. A dataclass whose default name
+    is already ``name`` is its own schema (the ConfigStore converts it once, not twice).
     """
+    default = getattr(config, "__dataclass_fields__", {}).get("name")
+    if default is None or default.default == name:
+        return config
     node = OmegaConf.structured(config)
-    if "name" in node:
-        node.name = name
+    node.name = name
     return node
 
 
