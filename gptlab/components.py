@@ -1,18 +1,8 @@
-"""Imports every built-in component module so that each registers itself."""
+"""Imports every built-in component module so that each registers itself (the torch-free ones, which
+Hydra needs to compose a config, through ``gptlab/schemas.py``)."""
 
-import gptlab.data.arithmetic  # noqa: F401
-import gptlab.data.chat  # noqa: F401
-import gptlab.data.hf  # noqa: F401
-import gptlab.data.jsonl  # noqa: F401
-import gptlab.data.qa  # noqa: F401
-import gptlab.data.shakespeare  # noqa: F401
-import gptlab.data.text  # noqa: F401
 import gptlab.distributed.compile  # noqa: F401
 import gptlab.distributed.strategy  # noqa: F401
-import gptlab.finetune.config  # noqa: F401
-import gptlab.logger.jsonl  # noqa: F401
-import gptlab.logger.none  # noqa: F401
-import gptlab.logger.wandb  # noqa: F401
 import gptlab.model.attention  # noqa: F401
 import gptlab.model.bigram  # noqa: F401
 import gptlab.model.gpt  # noqa: F401
@@ -25,11 +15,4 @@ import gptlab.optimizer.lion  # noqa: F401
 import gptlab.optimizer.muon  # noqa: F401
 import gptlab.optimizer.sgd  # noqa: F401
 import gptlab.optimizer.soap  # noqa: F401
-import gptlab.schedule  # noqa: F401
-import gptlab.sweep.config  # noqa: F401
-import gptlab.tokenizer.bpe  # noqa: F401
-import gptlab.tokenizer.byte  # noqa: F401
-import gptlab.tokenizer.char  # noqa: F401
-import gptlab.tokenizer.hf  # noqa: F401
-import gptlab.tokenizer.tiktoken  # noqa: F401
-import gptlab.trainer.config  # noqa: F401
+import gptlab.schemas  # noqa: F401

@@ -62,6 +62,9 @@ def load_plugins() -> list[str]:
     """
     loaded = []
     modules = [m.strip() for m in os.environ.get(PLUGIN_ENV, "").split(",") if m.strip()]
+    plugin_entry_points = list(entry_points(group=PLUGIN_ENTRY_POINT_GROUP))
+    if modules or plugin_entry_points:
+        registry.load_builtins()  # first, so a plugin reusing a built-in name fails here, naming the plugin
     if modules and os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.append(os.getcwd())
     for module in modules:
@@ -78,7 +81,7 @@ def load_plugins() -> list[str]:
                 f"Plugin module '{module}' ({PLUGIN_ENV}) failed while importing: {_where(error)}"
             ) from None
         loaded.append(module)
-    for ep in entry_points(group=PLUGIN_ENTRY_POINT_GROUP):
+    for ep in plugin_entry_points:
         try:
             ep.load()
         except Exception as error:
@@ -102,8 +105,9 @@ def _where(error: BaseException) -> str:
 
 
 def prepare_registry() -> None:
-    """Register the built-in components, the plugins, and expose YAML-less ones as options."""
-    import gptlab.components  # noqa: F401  (registers every built-in component)
+    """Register the built-in config schemas (torch-free: composing a config imports no torch; the
+    components themselves load on their first lookup), the plugins, and expose YAML-less ones as options."""
+    import gptlab.schemas  # noqa: F401  (registers every built-in config schema)
 
     load_plugins()
     registry.expose_unconfigured(str(CONFIG_DIR))
@@ -117,10 +121,7 @@ def _config_groups() -> set[str]:
     for path in CONFIG_DIR.rglob("*.yaml"):
         if path.parent != CONFIG_DIR:
             groups.add(path.parent.relative_to(CONFIG_DIR).as_posix())
-    for kind in registry.GROUP_KINDS:
-        if registry.names(kind):
-            groups.add(kind)
-    return groups
+    return groups | set(registry.GROUP_KINDS)
 
 
 def _key_suggestions(cfg: DictConfig, key: str) -> str:

@@ -55,6 +55,7 @@ class Entry:
 
 
 _ENTRIES: dict[str, dict[str, Entry]] = {}
+_SCHEMAS: dict[str, dict[str, type]] = {}  # kind -> name -> config dataclass in Hydra's ConfigStore
 
 
 def register(kind: str, name: str, config: type | None = None) -> Callable:
@@ -66,23 +67,46 @@ def register(kind: str, name: str, config: type | None = None) -> Callable:
         existing = _ENTRIES.setdefault(kind, {}).get(name)
         if existing is not None and existing.target is not target:
             raise ValueError(f"{kind} '{name}' is already registered by {existing.target!r}")
-        _ENTRIES[kind][name] = Entry(kind, name, target, config)
         if config is not None:
-            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=named_schema(config, name))
+            register_schema(kind, name)(config)
+        _ENTRIES[kind][name] = Entry(kind, name, target, config)
         return target
 
     return decorator
 
 
-def named_schema(config: type, name: str) -> DictConfig:
+def register_schema(kind: str, name: str) -> Callable[[type], type]:
+    """Decorator on a config dataclass: store it as the typed schema ``schema/<kind>/<name>``.
+
+    ``register`` does this for every component it registers; a built-in whose module imports torch
+    (the model, the optimizers) has its config in a torch-free module that registers the schema itself,
+    so Hydra composes and checks a config without importing torch (``gptlab-train --cfg job``).
+    """
+
+    def decorator(config: type) -> type:
+        existing = _SCHEMAS.setdefault(kind, {}).get(name)
+        if existing is not None and existing is not config:
+            raise ValueError(f"{kind} '{name}' already has the config schema {existing!r}, not {config!r}")
+        if existing is None:
+            _SCHEMAS[kind][name] = config
+            ConfigStore.instance().store(group=f"schema/{kind}", name=name, node=named_schema(config, name))
+        return config
+
+    return decorator
+
+
+def named_schema(config: type, name: str) -> type | DictConfig:
     """The typed schema of ``config`` with its ``name`` field set to the registered name.
 
     One dataclass may back several components (``linear`` and ``cosine`` share the schedule
-    config); the stored schema must still say which one it selects.
+    config); the stored schema must still say which one it selects. A dataclass whose default name
+    is already ``name`` is its own schema (the ConfigStore converts it once, not twice).
     """
+    default = getattr(config, "__dataclass_fields__", {}).get("name")
+    if default is None or default.default == name:
+        return config
     node = OmegaConf.structured(config)
-    if "name" in node:
-        node.name = name
+    node.name = name
     return node
 
 
@@ -99,6 +123,11 @@ def load_builtins() -> None:
     if not _builtins_loaded:
         _builtins_loaded = True
         import gptlab.components  # noqa: F401
+
+
+def schemas(kind: str) -> dict[str, type]:
+    """``name -> config dataclass`` of the schemas registered for ``kind`` so far (imports no component)."""
+    return dict(_SCHEMAS.get(kind, {}))
 
 
 def kinds() -> list[str]:
@@ -163,6 +192,6 @@ def expose_unconfigured(config_dir: str) -> None:
 
     store = ConfigStore.instance()
     for kind in GROUP_KINDS:
-        for name, entry in _ENTRIES.get(kind, {}).items():
-            if entry.config is not None and not (Path(config_dir) / kind / f"{name}.yaml").exists():
-                store.store(group=kind, name=name, node=named_schema(entry.config, name))
+        for name, config in schemas(kind).items():
+            if not (Path(config_dir) / kind / f"{name}.yaml").exists():
+                store.store(group=kind, name=name, node=named_schema(config, name))

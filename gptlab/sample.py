@@ -5,10 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gptlab.api import load
-from gptlab.config import prepare_registry
 from gptlab.errors import GptlabError, report
-from gptlab.generate import sample_texts
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -28,6 +25,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def sample(args: argparse.Namespace) -> list[str]:
     if args.temperature <= 0 or args.max_new_tokens < 0 or args.top_k < 0 or args.num_samples < 1:
         raise GptlabError("--temperature must be > 0, --max-new-tokens and --top-k >= 0, --num-samples >= 1.")
+    from gptlab.api import load  # torch: imported once there is something to sample (not for --help)
+    from gptlab.config import prepare_registry
+    from gptlab.generate import sample_texts
+
     prepare_registry()  # plugins: a run may use a component registered outside gptlab
     run = load(args.run_dir, device=args.device, checkpoint=args.checkpoint)
     device = next(run.model.parameters()).device

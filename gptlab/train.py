@@ -1,42 +1,36 @@
-"""``gptlab-train``: compose the config, validate it, build the registered components, train.
+"""One run of ``gptlab-train``: resolve the composed config, claim the run dir, build the registered
+components, restore, train, finish (the command line itself is gptlab/cli.py).
 
     gptlab-train model.n_layer=2 optimizer.lr=3e-3 trainer.max_steps=300
     gptlab-train -m model.n_layer=1,2,4 seed=0,1
 
-Returns the final validation bits per byte, so a Hydra sweeper (e.g. Optuna) can minimize it.
+A run returns the final validation bits per byte, so a Hydra sweeper (e.g. Optuna) can minimize it.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from gptlab import memory, registry
-from gptlab.config import CONFIG_DIR, CONFIG_NAME, check_overrides, prepare_registry
+from gptlab.cli import main, remove_if_empty_run  # noqa: F401  (main: `python -m gptlab.train`, as before)
 from gptlab.device import resolve_device
-from gptlab.distributed.launch import join_process_group, share_start_time
-from gptlab.errors import ConfigError, GptlabError, report
+from gptlab.distributed.launch import join_process_group
+from gptlab.errors import ConfigError
 from gptlab.finetune.init_from import BaseRun
 from gptlab.generate import sample_texts
 from gptlab.logger import RunContext, SafeLoggers
 from gptlab.model import counting
 from gptlab.run.build import RunComponents, build_components, load_pretrained
-from gptlab.run.lock import RunDirLock, RunDirLocked
+from gptlab.run.lock import RunDirLock
 from gptlab.run.resolved import ResolvedRun
-from gptlab.run.resume import check_resumable, resume_command, resume_overrides, split_resume_flag
+from gptlab.run.resume import check_resumable, resume_command
 from gptlab.sweep.gpus import gpu_for_job, visible_gpus
-from gptlab.sweep.identity import JobIdentity, job_identity
+from gptlab.sweep.identity import JobIdentity
 from gptlab.sweep.status import config_hash, finished_metrics, write_status
 from gptlab.trainer import checkpoint
 from gptlab.trainer.loop import Trainer
@@ -45,7 +39,6 @@ from gptlab.world import World
 
 SAMPLES_FILE = "samples.txt"
 DRY_RUN_VOCAB = 256  # a tokenizer that learns its vocabulary from the text has none before reading it
-INTERRUPTED = 130  # 128 + SIGINT: the shell's code for Ctrl-C
 
 
 def train(
@@ -269,159 +262,11 @@ def dry_run(cfg: DictConfig, run: ResolvedRun, run_dir: Path) -> dict[str, float
     )
     print(memory.check_fits(run.model, run.trainer, vocab, resolve_device(run.trainer.device), refuse=False))
     if run_dir.exists():
-        _remove_if_empty_run(run_dir)  # a dry run leaves no run dir behind
+        remove_if_empty_run(run_dir)  # a dry run leaves no run dir behind
     return {}
 
 
-def _remove_if_empty_run(run_dir: Path) -> None:
-    """After an early failure, delete the run dir if it holds only what Hydra wrote at start."""
-    leftovers = [p for p in run_dir.iterdir() if p.name != ".hydra" and not p.name.endswith(".log")]
-    if leftovers:
-        return
-    shutil.rmtree(run_dir, ignore_errors=True)
-    cwd = Path.cwd().resolve()
-    for parent in run_dir.resolve().parents:  # the empty date folders Hydra made above it
-        if parent == cwd or cwd not in parent.parents or any(parent.iterdir()):
-            break
-        parent.rmdir()
-
-
-@hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")
-def hydra_main(cfg: DictConfig) -> float | None:
-    """One run; in a multirun a failing job is recorded in its status.json and the others go on."""
-    prepare_registry()  # again: a launcher's worker process (joblib, SLURM) starts without it
-    hydra_cfg = HydraConfig.get()
-    run_dir = Path(hydra_cfg.runtime.output_dir)
-    multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    job = job_identity(
-        Path(hydra_cfg.sweep.dir) if multirun else None,
-        list(hydra_cfg.overrides.task),
-        dict(hydra_cfg.runtime.choices),
-        cfg.sweep.name,
-    )
-    job.num = hydra_cfg.job.num if multirun else None
-    # what Hydra would write into .hydra/ at start (conf/config.yaml turns that off): written once accepted
-    run_files = {
-        "config.yaml": cfg,
-        "hydra.yaml": HydraConfig.instance().cfg,
-        "overrides.yaml": hydra_cfg.overrides.task,
-    }
-    try:
-        final = train(cfg, run_dir, job, run_files=run_files)
-    except Stopped as stopped:
-        if stopped.then is not None:  # e.g. submitit's handler of its pre-emption signal: requeue, exit
-            stopped.then()
-        raise
-    except Exception as error:
-        if not multirun and not isinstance(error, GptlabError):
-            raise
-        if isinstance(error, GptlabError):
-            report(error)
-        else:
-            traceback.print_exc()
-        if not multirun:
-            _remove_if_empty_run(run_dir)
-            raise SystemExit(2) from None
-        if not isinstance(error, RunDirLocked):  # the live run's status.json is not this job's to write
-            write_status(run_dir, status="failed", error=f"{type(error).__name__}: {error}"[:300])
-        return None
-    return final.get("val_bpb")
-
-
-def _check_output_dir(overrides: list[str]) -> None:
-    """An output dir that cannot be created fails here, before Hydra tries to create it."""
-    for override in overrides:
-        key, _, value = override.partition("=")
-        if key.lstrip("+") in ("hydra.run.dir", "hydra.sweep.dir") and value:
-            path = Path(value).expanduser().absolute()
-            parent = path
-            while not parent.exists():
-                parent = parent.parent
-            if not parent.is_dir() or not os.access(parent, os.W_OK):
-                raise GptlabError(
-                    f"{key}='{value}' cannot be created: '{parent}' is {'not a folder' if not parent.is_dir() else 'not writable'}. "
-                    f"Choose an output dir in a writable folder (the default is outputs/ in the current directory)."
-                )
-
-
-_FLAGS_WITH_VALUE = {
-    "--cfg",
-    "-c",
-    "--package",
-    "-p",
-    "--config-path",
-    "-cp",
-    "--config-name",
-    "-cn",
-    "--config-dir",
-    "-cd",
-    "--experimental-rerun",
-}
-
-
-_INFO_TOPICS = {"all", "config", "defaults", "defaults-tree", "plugins", "searchpath"}
-
-
-def split_command_line(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(flags with their values, ``key=value`` overrides) of a Hydra command line."""
-    flags, overrides, i = [], [], 0
-    while i < len(argv):
-        takes_value = i + 1 < len(argv) and (
-            argv[i] in _FLAGS_WITH_VALUE or argv[i] == "--info" and argv[i + 1] in _INFO_TOPICS
-        )
-        if argv[i].startswith("-"):
-            flags += argv[i : i + 1 + takes_value]
-            i += 1 + takes_value
-        else:
-            overrides.append(argv[i])
-            i += 1
-    return flags, overrides
-
-
-def flags_first(argv: list[str]) -> list[str]:
-    """Hydra's argument parser takes no override after a flag (``a=1 -m b=2`` fails): move the
-    flags, each with its value, in front of the overrides so any order works."""
-    flags, overrides = split_command_line(argv)
-    return flags + overrides
-
-
-def main() -> None:
-    """Console entry point: checks the command line, then hands over to Hydra.
-
-    ``--resume RUN_DIR [overrides]`` continues a run with its own overrides (see gptlab/run/resume.py).
-    Exit codes: 0 done, 1 a sweep job failed, 2 a user error, 128 + N stopped by signal N (130: Ctrl-C).
-    """
-    try:
-        resume_dir, argv = split_resume_flag(sys.argv[1:])
-        flags, overrides = split_command_line(argv)
-        if resume_dir is not None:
-            overrides = resume_overrides(resume_dir, overrides)
-        sys.argv[1:] = [*flags, *overrides]
-        prepare_registry()
-        check_overrides(overrides)
-        _check_output_dir(overrides)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
-    except KeyboardInterrupt:
-        print("interrupted during start-up; nothing was trained", file=sys.stderr)
-        raise SystemExit(INTERRUPTED) from None
-    try:
-        share_start_time()  # torchrun: every rank reads rank 0's clock, so all share one run dir
-        hydra_main()
-    except Stopped as stopped:
-        print(f"{stopped}; exit code {stopped.exit_code}", file=sys.stderr)
-        raise SystemExit(stopped.exit_code) from None
-    except KeyboardInterrupt:
-        print("interrupted: stopped at once; the last complete checkpoint (if any) is kept", file=sys.stderr)
-        raise SystemExit(INTERRUPTED) from None
-    finally:
-        if torch.distributed.is_initialized():
-            torch.distributed.destroy_process_group()
-
-
 if __name__ == "__main__":
-    # through the module, not __main__: parallel launchers pickle hydra_main by reference
-    from gptlab.train import main as package_main
+    import gptlab.cli
 
-    package_main()
+    gptlab.cli.train()  # the command line, `--help` included

@@ -235,7 +235,7 @@ def test_plugin_component_selected_from_command_line(tmp_path):
 
 
 def test_flags_may_come_after_overrides():
-    from gptlab.train import flags_first
+    from gptlab.cli import flags_first
 
     assert flags_first(["+experiment=x", "-m", "seed=1", "--cfg", "job"]) == [
         "-m",

@@ -18,7 +18,6 @@ from pathlib import Path
 from rich.console import Console
 
 from gptlab.compare import table
-from gptlab.compare.curves import plot_curves
 from gptlab.compare.groups import ALIGN, Group, aggregate, flag_budgets, group_runs, swept_knobs
 from gptlab.compare.html import write_report
 from gptlab.compare.runs import find_runs
@@ -69,6 +68,8 @@ def compare(
     else:
         text = table.as_csv(header, rows) if fmt == "csv" else table.as_markdown(header, rows)
         console.out(text, end="", highlight=False)
+    from gptlab.compare.curves import plot_curves  # matplotlib: not needed for --help or a bad argument
+
     images, plot_notes = plot_curves(groups, out)
     notes += plot_notes
     for note in notes:

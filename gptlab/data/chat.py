@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from omegaconf import MISSING
 
 from gptlab.data.jsonl import json_lines
-from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
-from gptlab.data.text import files_fingerprint, resolve_paths
+from gptlab.data.source import DataConfig, interleaved_split
+from gptlab.data.text import FileSource
 from gptlab.errors import ConfigError, DataError
 from gptlab.registry import register
 from gptlab.tokenizer.chat import check_messages
@@ -45,18 +45,8 @@ def read_conversations(path) -> Iterator[Conversation]:
 
 
 @register("data", "chat", ChatConfig)
-class ChatConversations(DocumentSource):
+class ChatConversations(FileSource):
     """Chat conversations from JSON Lines file(s), one conversation per line, for fine-tuning."""
-
-    def __init__(self, cfg: ChatConfig):
-        self.cfg = cfg
-        self.paths = resolve_paths(cfg.path)
-
-    def describe(self) -> str:
-        return f"chat ({self.cfg.path})"
-
-    def fingerprint(self) -> str:
-        return files_fingerprint(self.paths, f"val={self.cfg.val_fraction}")
 
     def conversations(self) -> Iterator[tuple[str, Conversation]]:
         """(split, messages) of every conversation."""

@@ -13,8 +13,8 @@ from typing import Any
 
 from omegaconf import MISSING
 
-from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
-from gptlab.data.text import files_fingerprint, resolve_paths
+from gptlab.data.source import DataConfig, interleaved_split
+from gptlab.data.text import FileSource
 from gptlab.errors import DataError
 from gptlab.registry import register
 
@@ -56,12 +56,11 @@ def read_jsonl_field(path, field: str) -> Iterator[str]:
 
 
 @register("data", "jsonl", JsonlConfig)
-class JsonlFiles(DocumentSource):
+class JsonlFiles(FileSource):
     """JSON Lines file(s), one document per line (e.g. a web-text dump)."""
 
     def __init__(self, cfg: JsonlConfig):
-        self.cfg = cfg
-        self.paths = resolve_paths(cfg.path)
+        super().__init__(cfg)
         empty = [str(p) for p in self.paths if p.stat().st_size == 0]
         if empty:
             raise DataError(f"data.path file '{empty[0]}' is empty. Give JSON Lines files with one document per line.")
@@ -69,8 +68,8 @@ class JsonlFiles(DocumentSource):
     def describe(self) -> str:
         return f"jsonl ({len(self.paths)} file{'s' * (len(self.paths) > 1)} from {self.cfg.path}, field '{self.cfg.field}')"
 
-    def fingerprint(self) -> str:
-        return files_fingerprint(self.paths, f"field={self.cfg.field};val={self.cfg.val_fraction}")
+    def settings(self) -> str:
+        return f"field={self.cfg.field};{super().settings()}"
 
     def split_documents(self) -> Iterator[tuple[str, str]]:
         every = (doc for path in self.paths for doc in read_jsonl_field(path, self.cfg.field))

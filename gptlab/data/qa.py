@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from omegaconf import MISSING
 
-from gptlab.data.source import DataConfig, DocumentSource, interleaved_split
-from gptlab.data.text import files_fingerprint, read_utf8, resolve_paths
+from gptlab.data.source import DataConfig, interleaved_split
+from gptlab.data.text import FileSource, read_utf8
 from gptlab.errors import ConfigError, DataError
 from gptlab.registry import register
 
@@ -34,18 +34,11 @@ class QAConfig(DataConfig):
 
 
 @register("data", "qa", QAConfig)
-class QAPairs(DocumentSource):
+class QAPairs(FileSource):
     """Question/answer pairs from a JSON file, one document per pair, formatted by a template."""
 
-    def __init__(self, cfg: QAConfig):
-        self.cfg = cfg
-        self.paths = resolve_paths(cfg.path)
-
-    def describe(self) -> str:
-        return f"qa ({self.cfg.path})"
-
-    def fingerprint(self) -> str:
-        return files_fingerprint(self.paths, f"template={self.cfg.template};val={self.cfg.val_fraction}")
+    def settings(self) -> str:
+        return f"template={self.cfg.template};{super().settings()}"
 
     def pairs(self) -> Iterator[tuple[str, str]]:
         for path in self.paths:

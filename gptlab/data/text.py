@@ -15,7 +15,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from omegaconf import MISSING
 
 from gptlab.data.source import DataConfig, DocumentSource, Piece
@@ -105,6 +104,8 @@ def utf8_blocks(path: Path, key: str = "data.path") -> Iterator[str]:
 
 def count_chars(path: Path) -> int:
     """Characters in a UTF-8 file: its bytes less the continuation bytes (10xxxxxx), counted in blocks."""
+    import numpy as np  # here: composing a config (``--cfg job``) imports this module, and needs no numpy
+
     count = 0
     with path.open("rb") as file:
         while block := file.read(BLOCK_BYTES):
@@ -155,19 +156,31 @@ def document_pieces(blocks: Iterable[tuple[str, str]]) -> Iterator[Piece]:
         yield Piece(split, buffer, starts, True)
 
 
-@register("data", "text", TextConfig)
-class TextFiles(DocumentSource):
-    """Any UTF-8 text file(s): of each, first 90% train, last 10% validation by default (nanoGPT's split)."""
+class FileSource(DocumentSource):
+    """Base of the sources read from the files ``data.path`` names (a file or a glob): the files, a name
+    for messages, and a fingerprint of their contents and of the settings that shape the documents."""
 
-    def __init__(self, cfg: TextConfig):
+    def __init__(self, cfg: DataConfig):
         self.cfg = cfg
         self.paths = resolve_paths(cfg.path)
 
+    def settings(self) -> str:
+        """The config values besides the files that change the documents (part of the fingerprint)."""
+        return f"val={self.cfg.val_fraction}"
+
     def describe(self) -> str:
-        return f"text ({len(self.paths)} file{'s' * (len(self.paths) > 1)} from {self.cfg.path})"
+        return f"{self.cfg.name} ({self.cfg.path})"
 
     def fingerprint(self) -> str:
-        return files_fingerprint(self.paths, f"val={self.cfg.val_fraction}")
+        return files_fingerprint(self.paths, self.settings())
+
+
+@register("data", "text", TextConfig)
+class TextFiles(FileSource):
+    """Any UTF-8 text file(s): of each, first 90% train, last 10% validation by default (nanoGPT's split)."""
+
+    def describe(self) -> str:
+        return f"text ({len(self.paths)} file{'s' * (len(self.paths) > 1)} from {self.cfg.path})"
 
     def pieces(self) -> Iterator[Piece]:
         """Two documents per file, each in pieces: its first 90% of characters (train) and the rest (val)."""

@@ -11,10 +11,6 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-import torch
-import torch.distributed as dist
-from omegaconf import OmegaConf
-
 
 def world_size_from_env() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
@@ -22,6 +18,9 @@ def world_size_from_env() -> int:
 
 def join_process_group() -> None:
     """The default process group of a torchrun launch (a no-op when already joined)."""
+    import torch  # here, not at the top: a single process (``--cfg job`` too) never needs it
+    import torch.distributed as dist
+
     if not dist.is_initialized():
         dist.init_process_group("cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo")
 
@@ -31,6 +30,10 @@ def share_start_time() -> datetime | None:
     every rank. Returns it (None for a single process)."""
     if world_size_from_env() == 1:
         return None
+    import torch
+    import torch.distributed as dist
+    from omegaconf import OmegaConf
+
     join_process_group()
     start = [datetime.now().timestamp()]
     dist.broadcast_object_list(start, src=0, device=torch.device("cpu"))

@@ -9,7 +9,7 @@ from omegaconf import DictConfig
 
 from gptlab.config import typed_node
 from gptlab.finetune.grpo_config import GRPOConfig
-from gptlab.finetune.lora import LoraConfig
+from gptlab.finetune.lora_config import LoraConfig
 
 
 @dataclass

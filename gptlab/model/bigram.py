@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
+from gptlab.model.config import BigramConfig
 from gptlab.model.output import ModelOutput, next_token_loss
 from gptlab.registry import register
-
-
-@dataclass
-class BigramConfig:
-    name: str = "bigram"
-    block_size: int = 128  # only sets the training window; the model looks at one token
-
-    def __post_init__(self) -> None:
-        if self.block_size <= 0:
-            raise ConfigError(f"model.block_size={self.block_size} must be a positive integer.")
 
 
 @register("model", "bigram", BigramConfig)

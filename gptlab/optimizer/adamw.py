@@ -6,32 +6,14 @@ kernel for the parameters' device; cautious or rescaled decay use gptlab's imple
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
-from gptlab.optimizer.base import DecoupledOptimizer, OptimizerConfig, check_betas, role_groups
+from gptlab.optimizer.base import DecoupledOptimizer, role_groups
+from gptlab.optimizer.config import AdamWConfig
 from gptlab.registry import register
 
 FUSED_DEVICES = ("cuda", "cpu", "mps", "xpu")
-
-
-@dataclass
-class AdamWConfig(OptimizerConfig):
-    name: str = "adamw"
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
-    eps: float = 1e-8
-    weight_decay: float = 0.1
-    fused: Optional[bool] = None  # None: fused where torch has a kernel for the device
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_betas(self.betas)
-        if self.eps <= 0:
-            raise ConfigError(f"optimizer.eps={self.eps} must be > 0.")
 
 
 def adam_update(grad: torch.Tensor, state: dict, betas: tuple[float, float], eps: float) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""What every gptlab optimizer shares: its config fields, its parameter groups and its step.
+"""What every gptlab optimizer shares: its parameter groups and its step (the shared config fields: config.py).
 
 The step is ``p <- p - lr * update`` after decoupled weight decay (Loshchilov & Hutter 2019,
 arXiv:1711.05101). Each optimizer only says how a gradient becomes an ``update``. Decay options:
@@ -13,58 +13,11 @@ arXiv:1711.05101). Each optimizer only says how a gradient becomes an ``update``
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
-from gptlab.optimizer.groups import check_roles, parameter_roles
-
-DECAY_SCALINGS = ("lr", "schedule", "constant")
-
-
-@dataclass
-class OptimizerConfig:
-    name: str = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    decay_norms_and_biases: bool = False
-    decay_embeddings: bool = False
-    cautious_weight_decay: bool = False
-    weight_decay_scaling: str = "lr"  # lr | schedule | constant
-    lr_multipliers: dict[str, float] = field(default_factory=dict)  # role -> factor on the role's lr
-    lr_scale: float = 1.0  # one factor on every role's lr: an lr grid relative to the tuned defaults
-
-    def __post_init__(self) -> None:
-        if self.lr <= 0:
-            raise ConfigError(f"optimizer.lr={self.lr} must be > 0 (typical for small GPTs with AdamW: 1e-4 to 1e-2).")
-        if self.weight_decay < 0:
-            raise ConfigError(f"optimizer.weight_decay={self.weight_decay} must be >= 0.")
-        if self.weight_decay_scaling not in DECAY_SCALINGS:
-            raise ConfigError(
-                f"optimizer.weight_decay_scaling='{self.weight_decay_scaling}' is not one of {', '.join(DECAY_SCALINGS)}."
-            )
-        check_roles(self.lr_multipliers, "optimizer.lr_multipliers")
-        if self.lr_scale <= 0:
-            raise ConfigError(f"optimizer.lr_scale={self.lr_scale} must be > 0.")
-
-    def role_lr(self, role: str) -> float:
-        """The peak lr of a parameter role (before the schedule)."""
-        return self.role_base_lr(role) * self.lr_multipliers.get(role, 1.0) * self.lr_scale
-
-    def role_base_lr(self, role: str) -> float:
-        return self.lr
-
-    def decays(self, role: str) -> bool:
-        return role in ("matrix", "head") or (
-            self.decay_norms_and_biases if role == "vector" else role == "embedding" and self.decay_embeddings
-        )
-
-
-def check_betas(betas: list[float], key: str = "optimizer.betas") -> None:
-    if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
-        raise ConfigError(f"{key}={list(betas)} must be two numbers in [0, 1), e.g. [0.9, 0.95].")
+from gptlab.optimizer.config import OptimizerConfig
+from gptlab.optimizer.groups import parameter_roles
 
 
 def role_groups(model: nn.Module, cfg: OptimizerConfig) -> list[dict]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from gptlab.errors import ConfigError
-
-ROLES = ("matrix", "embedding", "head", "vector")
+from gptlab.optimizer.config import ROLES
 
 
 def parameter_roles(model: nn.Module) -> dict[str, list[nn.Parameter]]:
@@ -38,12 +36,3 @@ def parameter_roles(model: nn.Module) -> dict[str, list[nn.Parameter]]:
         else:
             roles["matrix"].append(param)
     return roles
-
-
-def check_roles(mapping: dict[str, float], key: str) -> None:
-    unknown = sorted(set(mapping) - set(ROLES))
-    if unknown:
-        raise ConfigError(f"{key} has unknown parameter roles {unknown}; valid roles: {', '.join(ROLES)}.")
-    negative = {role: value for role, value in mapping.items() if value < 0}
-    if negative:
-        raise ConfigError(f"{key} values must be >= 0, got {negative}.")

@@ -6,35 +6,12 @@ gains, biases) keep Adam, each role with its own lr. The config names one lr per
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
 from gptlab.optimizer.adamw import adam_update
-from gptlab.optimizer.base import DecoupledOptimizer, OptimizerConfig, check_betas, role_groups
-
-
-@dataclass
-class HybridConfig(OptimizerConfig):
-    """``lr`` is the hidden matrices' lr; the other roles' Adam lrs are set apart."""
-
-    embedding_lr: float = 1e-2
-    head_lr: float = 4e-3
-    vector_lr: float = 1e-2
-    adam_betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
-    adam_eps: float = 1e-8
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_betas(self.adam_betas, "optimizer.adam_betas")
-        for key in ("embedding_lr", "head_lr", "vector_lr"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"optimizer.{key}={getattr(self, key)} must be > 0.")
-
-    def role_base_lr(self, role: str) -> float:
-        return self.lr if role == "matrix" else getattr(self, f"{role}_lr")
+from gptlab.optimizer.base import DecoupledOptimizer, role_groups
+from gptlab.optimizer.config import HybridConfig
 
 
 class HybridOptimizer(DecoupledOptimizer):

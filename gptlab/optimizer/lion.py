@@ -4,25 +4,12 @@ and a larger weight decay than AdamW."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from gptlab.optimizer.base import DecoupledOptimizer, OptimizerConfig, check_betas, role_groups
+from gptlab.optimizer.base import DecoupledOptimizer, role_groups
+from gptlab.optimizer.config import LionConfig
 from gptlab.registry import register
-
-
-@dataclass
-class LionConfig(OptimizerConfig):
-    name: str = "lion"
-    lr: float = 3e-4
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
-    weight_decay: float = 1.0
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_betas(self.betas)
 
 
 def lion_update(grad: torch.Tensor, state: dict, betas: tuple[float, float]) -> torch.Tensor:

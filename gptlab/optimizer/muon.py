@@ -4,43 +4,17 @@ kellerjordan.github.io/posts/muon). Only hidden 2-D weights use it; the rest use
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
-from gptlab.optimizer.hybrid import HybridConfig, HybridOptimizer
+from gptlab.optimizer.config import MuonConfig
+from gptlab.optimizer.hybrid import HybridOptimizer
 from gptlab.optimizer.sgd import momentum_update
 from gptlab.registry import register
 
 # The quintic's coefficients from Jordan et al. 2024: they push every singular value into
 # roughly [0.7, 1.2] in five steps, which trains as well as an exact orthogonalization.
 NEWTON_SCHULZ_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
-UPDATE_SCALES = ("shape", "rms")
-
-
-@dataclass
-class MuonConfig(HybridConfig):
-    name: str = "muon"
-    lr: float = 0.02
-    momentum: float = 0.95
-    nesterov: bool = True
-    ns_steps: int = 5
-    # shape: sqrt(max(1, rows/cols)) (Jordan et al.); rms: 0.2 * sqrt(max(rows, cols)), which gives
-    # the update AdamW's RMS so AdamW's lr and decay carry over (Liu et al. 2025, arXiv:2502.16982)
-    update_scale: str = "shape"
-    embedding_lr: float = 2e-2
-    vector_lr: float = 2e-2
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 <= self.momentum < 1.0:
-            raise ConfigError(f"optimizer.momentum={self.momentum} must lie in [0, 1).")
-        if self.ns_steps < 1:
-            raise ConfigError(f"optimizer.ns_steps={self.ns_steps} must be >= 1.")
-        if self.update_scale not in UPDATE_SCALES:
-            raise ConfigError(f"optimizer.update_scale='{self.update_scale}' is not one of {', '.join(UPDATE_SCALES)}.")
 
 
 def newton_schulz(matrix: torch.Tensor, steps: int) -> torch.Tensor:

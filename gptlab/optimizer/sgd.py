@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
-from gptlab.optimizer.base import DecoupledOptimizer, OptimizerConfig, role_groups
+from gptlab.optimizer.base import DecoupledOptimizer, role_groups
+from gptlab.optimizer.config import SGDConfig
 from gptlab.registry import register
-
-
-@dataclass
-class SGDConfig(OptimizerConfig):
-    name: str = "sgd"
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0.0 <= self.momentum < 1.0:
-            raise ConfigError(f"optimizer.momentum={self.momentum} must lie in [0, 1).")
 
 
 def momentum_update(grad: torch.Tensor, state: dict, momentum: float, nesterov: bool) -> torch.Tensor:

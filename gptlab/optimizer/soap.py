@@ -9,34 +9,12 @@ original basis, the second in the rotated one; a basis refresh does not rotate t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
-from gptlab.errors import ConfigError
-from gptlab.optimizer.base import check_betas
-from gptlab.optimizer.hybrid import HybridConfig, HybridOptimizer
+from gptlab.optimizer.config import SOAPConfig
+from gptlab.optimizer.hybrid import HybridOptimizer
 from gptlab.registry import register
-
-
-@dataclass
-class SOAPConfig(HybridConfig):
-    name: str = "soap"
-    lr: float = 3e-3
-    betas: list[float] = field(default_factory=lambda: [0.95, 0.95])
-    eps: float = 1e-8
-    shampoo_beta: float = 0.95
-    precondition_frequency: int = 10
-    weight_decay: float = 0.01
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_betas(self.betas)
-        if not 0.0 <= self.shampoo_beta < 1.0:
-            raise ConfigError(f"optimizer.shampoo_beta={self.shampoo_beta} must lie in [0, 1).")
-        if self.precondition_frequency < 1:
-            raise ConfigError(f"optimizer.precondition_frequency={self.precondition_frequency} must be >= 1.")
 
 
 def eigenbasis(factor: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,36 @@
+"""A multirun's sweep dir is its own: the default one, named by the start time, gets a suffix when another
+sweep started in the same second already holds that name.
+
+``conf/config.yaml`` names the default ``${gptlab_new_dir:'outputs/multirun/<date>/<time>'}``. The resolver
+creates the folder (``mkdir`` either makes it or fails, so two sweeps never both get one name) and Hydra
+caches the value for the sweep, its jobs and their worker processes, like ``${now:...}`` (so
+``--cfg hydra --resolve``, which resolves it, creates that folder too). A sweep dir
+given on purpose (``hydra.sweep.dir=...``) is used as given: running the same command again there
+completes the unfinished jobs (gptlab/sweep/status.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+RESOLVER = "gptlab_new_dir"
+
+
+def claim_new_dir(path: str) -> str:
+    """``path`` if no folder has that name yet, else the first free ``path-2``, ``path-3``, ...; created here."""
+    base = Path(path)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for number in itertools.count(1):
+        candidate = base if number == 1 else base.with_name(f"{base.name}-{number}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        return str(candidate)
+    raise AssertionError("unreachable")
+
+
+OmegaConf.register_new_resolver(RESOLVER, claim_new_dir, use_cache=True, replace=True)
