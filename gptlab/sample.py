@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gptlab.api import load
 from gptlab.config import prepare_registry
-from gptlab.errors import GptlabError, report
+from gptlab.errors import GptlabError, reported
 from gptlab.generate import sample_texts
 
 
@@ -47,11 +47,8 @@ def sample(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported():
         texts = sample(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     print(("\n" + "-" * 40 + "\n").join(texts))
 
 
