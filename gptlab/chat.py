@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from gptlab.errors import GptlabError, report
+from gptlab.errors import GptlabError, report, reported
 from gptlab.inference.backends import Backend, open_backend
 from gptlab.inference.engine import PromptTooLong
 from gptlab.inference.sampling import SamplingParams
@@ -181,10 +181,8 @@ def chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, stdout: TextIO = s
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     try:
-        chat(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
+        with reported():
+            chat(args)
     except KeyboardInterrupt:
         print()
 

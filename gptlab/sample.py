@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gptlab.errors import GptlabError, report
+from gptlab.errors import GptlabError, reported
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -48,11 +48,8 @@ def sample(args: argparse.Namespace) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported():
         texts = sample(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     print(("\n" + "-" * 40 + "\n").join(texts))
 
 

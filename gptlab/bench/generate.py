@@ -1,8 +1,9 @@
 """Decode speed of the generation engine: tokens/s with and without the KV cache, and against
 Hugging Face ``transformers`` ``LlamaForCausalLM.generate()`` on a model of the same shape.
 
-Every model has random weights of the ``--model`` preset's shape (``llama_like``: RMSNorm, RoPE,
-SwiGLU, GQA, untied head, no biases); all decode the same random prompt greedily for the same
+The gptlab model has random weights of the ``--model`` preset's shape (``llama_like``: RMSNorm, RoPE,
+SwiGLU, GQA, untied head, no biases); the transformers model is its export (:func:`gptlab.hf.to_transformers`),
+the same function with the same weights. Both decode the same random prompt greedily for the same
 number of new tokens at batch 1 on the CPU (the end token is never honoured), and tokens/s is new
 tokens over wall time, prefill included. gptlab keeps its context at the preset's ``block_size``
 (sliding past it); transformers attends to the whole sequence.
@@ -60,24 +61,12 @@ def engine_run(decoder, prompt: list[int], new_tokens: int) -> Callable[[], None
     return run
 
 
-def llama_twin(cfg, vocab_size: int, max_positions: int):
-    """A ``LlamaForCausalLM`` of the same shape as gptlab's ``cfg``, random weights."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+def llama_twin(model, max_positions: int):
+    """The ``LlamaForCausalLM`` equal to gptlab's ``model`` (the Hugging Face export, in memory), with room
+    for ``max_positions`` positions."""
+    from gptlab.hf.folder import to_transformers
 
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=cfg.d_model,
-        intermediate_size=cfg.mlp_width,
-        num_hidden_layers=cfg.n_layer,
-        num_attention_heads=cfg.n_head,
-        num_key_value_heads=cfg.kv_heads,
-        max_position_embeddings=max_positions,
-        rope_theta=cfg.rope_theta,
-        tie_word_embeddings=cfg.tie_embeddings,
-        attention_bias=cfg.bias,
-        mlp_bias=cfg.bias,
-    )
-    return LlamaForCausalLM(config).eval()
+    return to_transformers(model, max_position_embeddings=max_positions).eval()
 
 
 def hf_run(model, prompt: list[int], new_tokens: int) -> Callable[[], None]:
@@ -103,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     model = registry.build("model", cfg, vocab_size=args.vocab).eval()
     prompt = torch.randint(args.vocab, (args.prompt_tokens,), generator=torch.Generator().manual_seed(0)).tolist()
-    twin = None if args.no_transformers else llama_twin(cfg, args.vocab, args.prompt_tokens + max(args.tokens))
+    twin = None if args.no_transformers else llama_twin(model, args.prompt_tokens + max(args.tokens))
     print(
         f"model={args.model}: {model.num_parameters() / 1e6:.1f}M parameters, block_size {cfg.block_size}, "
         f"vocab {args.vocab}, prompt {args.prompt_tokens} tokens, batch 1, greedy, "

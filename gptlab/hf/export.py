@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gptlab.errors import GptlabError, report
+from gptlab.errors import reported
 from gptlab.hf.folder import to_hf
 from gptlab.hf.init import load_run
 
@@ -26,12 +26,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported():
         run = load_run(args.run_dir, args.checkpoint)
         out = to_hf(run.model, run.tokenizer, args.out_dir, overwrite=args.overwrite)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     architecture = json.loads((out / "config.json").read_text())["architectures"][0]
     print(f"exported {args.run_dir} as {architecture} to {out}")
 

@@ -1,5 +1,6 @@
 """Hugging Face model folders: write a gptlab model as one (:func:`to_hf`), read one as a gptlab model
 (:func:`from_hf`). Weights are safetensors only, never pickles; the folder carries its tokenizer.
+:func:`to_transformers` builds the same ``transformers`` model in memory, without a folder.
 
 A folder holds config.json, model.safetensors (or shards with model.safetensors.index.json),
 generation_config.json and the tokenizer files of :mod:`gptlab.hf.tokenizer`.
@@ -70,7 +71,7 @@ def to_hf(model: GPT, tokenizer: Tokenizer, out_dir: str | Path, overwrite: bool
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
-        _hf_config(hf, tokenizer).save_pretrained(staging)
+        transformers_config(hf, **_token_ids(tokenizer)).save_pretrained(staging)
         _generation_config(tokenizer).save_pretrained(staging)
         save_file(hf.weights, staging / WEIGHTS_FILE, metadata={"format": "pt"})
         write_tokenizer(tokenizer, staging, cfg.block_size)
@@ -87,13 +88,30 @@ def _token_ids(tokenizer: Tokenizer) -> dict[str, int | None]:
     return {"bos_token_id": tokenizer.bos_id, "eos_token_id": tokenizer.eos_id, "pad_token_id": tokenizer.pad_id}
 
 
-def _hf_config(hf: HFModel, tokenizer: Tokenizer):
+def transformers_config(hf: HFModel, **fields: Any):
+    """``hf``'s config.json fields as a ``transformers`` config object; ``fields`` are added or replace them."""
     from transformers import AutoConfig
 
-    fields = {name: value for name, value in hf.config.items() if name != "model_type"}
-    config = AutoConfig.for_model(hf.config["model_type"], **fields, **_token_ids(tokenizer))
+    fields = {**{name: value for name, value in hf.config.items() if name != "model_type"}, **fields}
+    config = AutoConfig.for_model(hf.config["model_type"], **fields)
     config.architectures = [hf.architecture]
     return config
+
+
+def to_transformers(model: GPT, **fields: Any):
+    """The ``transformers`` causal LM computing ``model``, with its weights, in memory (e.g. a Llama twin to
+    compare against); ``fields`` change its config (``max_position_embeddings``, ...)."""
+    from transformers import AutoModelForCausalLM
+
+    hf = to_hf_model(model.cfg, model_state(model), model.vocab_size)
+    twin = AutoModelForCausalLM.from_config(transformers_config(hf, **fields))
+    missing, unexpected = twin.load_state_dict(hf.weights, strict=False)
+    missing = [name for name in missing if not (model.cfg.tie_embeddings and name == "lm_head.weight")]
+    if missing or unexpected:
+        raise GptlabError(
+            f"The converted weights do not fit {hf.architecture}: missing {missing}, unexpected {unexpected}."
+        )
+    return twin
 
 
 def _generation_config(tokenizer: Tokenizer):

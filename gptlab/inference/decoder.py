@@ -56,11 +56,11 @@ class CachedDecoder:
             self.cache = KVCache.for_model(self.model, self.rows, max_len=self.context, device=self.device)
         else:
             self.cache.reset()
-        return self.model(ids, cache=self.cache).logits[:, -1]
+        return self.model(ids, cache=self.cache).logits.select(1, -1)
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:
-        return self.step_model(ids, cache=self.cache).logits[:, -1]
+        return self.step_model(ids, cache=self.cache).logits.select(1, -1)
 
 
 class UncachedDecoder:

@@ -93,7 +93,7 @@ class Engine:
             if self.decoder.full:  # slide: start over on the latest half of the context
                 logits = self.decoder.start(history[:, max(0, length - self.context // 2) : length])
             else:
-                logits = self.decoder.step(token[:, None])
+                logits = self.decoder.step(token.unsqueeze(1))
 
     def stream(
         self, prompt_ids: Sequence[int], params: SamplingParams, cancelled: Callable[[], bool] = lambda: False

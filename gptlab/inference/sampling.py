@@ -85,7 +85,8 @@ def next_tokens(
     generator: Optional[torch.Generator] = None,
 ) -> torch.Tensor:
     """One token id per row of ``logits`` (rows, vocab): (rows,) int64."""
-    logits = logits.float()
+    if logits.dtype != torch.float32:
+        logits = logits.float()
     if seen is not None:
         logits = penalize_repeats(logits, seen, params.repetition_penalty)
     if params.greedy:

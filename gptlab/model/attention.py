@@ -28,6 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gptlab.errors import ConfigError
+from gptlab.model.dropout import Dropout
 from gptlab.registry import build_part, lookup, register
 
 FEATURES = ("gqa", "window", "alibi", "softcap", "dropout", "mask")
@@ -354,22 +355,27 @@ class CausalSelfAttention(nn.Module):
         self.k_norm = build_part(
             "norm", cfg.qk_norm, self.head_dim, bias=cfg.bias, eps=cfg.norm_eps, key="model.qk_norm"
         )
+        self.qk_normed = not isinstance(self.q_norm, nn.Identity)  # model.qk_norm=none: no call at all
         self.kernel, self.window, self.softcap, self.dropout = kernel, window, cfg.attn_softcap, cfg.dropout
         self.rotate, self.position_args = positions.rotate, positions.kernel_args  # shared, not owned
-        self.resid_dropout = nn.Dropout(cfg.dropout)
+        self.resid_dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache=None, start: int = 0) -> torch.Tensor:
         """``mask`` (batch, seq, seq): True where a query may see a key (document masking). ``cache`` (a
         :class:`gptlab.model.cache.LayerCache`): store this chunk's keys and values at ``start`` and attend
         over every cached position too."""
         batch, seq, _ = x.shape
-        q, k, v = self.qkv(x).split(
-            [self.n_head * self.head_dim, self.n_kv_head * self.head_dim, self.n_kv_head * self.head_dim], dim=-1
-        )
-        q = self.q_norm(q.view(batch, seq, self.n_head, self.head_dim)).transpose(1, 2)
-        k = self.k_norm(k.view(batch, seq, self.n_kv_head, self.head_dim)).transpose(1, 2)
-        v = v.view(batch, seq, self.n_kv_head, self.head_dim).transpose(1, 2)
-        q, k = self.rotate(q, k, start)
+        heads = [self.n_head, self.n_kv_head]  # split_with_sizes: Tensor.split's Python wrapper costs as much again
+        qk, v = self.qkv(x).view(batch, seq, -1, self.head_dim).split_with_sizes([sum(heads), self.n_kv_head], 2)
+        if self.qk_normed:  # each its own norm, then each turned
+            q, k = qk.split_with_sizes(heads, 2)
+            q, k = (
+                self.rotate(self.q_norm(q).transpose(1, 2), start),
+                self.rotate(self.k_norm(k).transpose(1, 2), start),
+            )
+        else:  # query and key heads turned at once
+            q, k = self.rotate(qk.transpose(1, 2), start).split_with_sizes(heads, 1)
+        v = v.transpose(1, 2)  # q, k, v: (batch, heads, seq, head_dim)
         if cache is not None:
             k, v = cache.store(k, v, start)
         dropout = self.dropout if self.training else 0.0

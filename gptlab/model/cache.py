@@ -26,10 +26,10 @@ class LayerCache:
     def store(self, k: torch.Tensor, v: torch.Tensor, start: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Write ``k`` and ``v`` (batch, kv_heads, new, head_dim) at ``start``; return every key and value
         up to and including them."""
-        end = start + k.size(2)
-        self.keys[:, :, start:end] = k
-        self.values[:, :, start:end] = v
-        return self.keys[:, :, :end], self.values[:, :, :end]
+        new, end = k.size(2), start + k.size(2)
+        self.keys.narrow(2, start, new).copy_(k)
+        self.values.narrow(2, start, new).copy_(v)
+        return self.keys.narrow(2, 0, end), self.values.narrow(2, 0, end)
 
 
 class KVCache:

@@ -15,6 +15,7 @@ from gptlab.model import counting
 from gptlab.model.attention import CausalSelfAttention
 from gptlab.model.cache import KVCache
 from gptlab.model.config import GPTConfig
+from gptlab.model.dropout import Dropout
 from gptlab.model.head import LMHead
 from gptlab.model.moe import MixtureOfExperts, add_moe_losses
 from gptlab.model.mtp import MultiTokenHeads
@@ -86,7 +87,7 @@ class GPT(nn.Module):
         self.block_size = cfg.block_size
         self.token_embedding = nn.Embedding(vocab_size, cfg.d_model)
         self.positions = build_part("position", cfg.pos, cfg)
-        self.dropout = nn.Dropout(cfg.dropout)
+        self.dropout = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(
             Block(cfg, self.positions, window, moe) for window, moe in zip(cfg.layer_windows(), cfg.moe_flags())
         )
@@ -124,7 +125,10 @@ class GPT(nn.Module):
             start = cache.length
             cache.check_room(idx.size(1), idx.size(0))
         mask = None if doc_ids is None else doc_ids[:, :, None] == doc_ids[:, None, :]
-        x = self.dropout(self.positions.embed(self.token_embedding(idx) * self.cfg.embed_scale, start))
+        x = self.token_embedding(idx)
+        if self.cfg.embed_scale != 1.0:
+            x = x * self.cfg.embed_scale
+        x = self.dropout(self.positions.embed(x, start))
         moe_stats = []
         for i, block in enumerate(self.blocks):
             x, stats = block(x, mask, None if cache is None else cache.layers[i], start)
@@ -132,8 +136,10 @@ class GPT(nn.Module):
         if cache is not None:
             cache.advance(idx.size(1))
         out = self.head(self.final_norm(x), targets)
-        out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # no targets or no MTP heads: out as is
-        return add_moe_losses(moe_stats, out)  # dense MLPs or no targets: out as is
+        if targets is None:  # inference: no MTP heads, no auxiliary losses
+            return out
+        out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # no MTP heads: out as is
+        return add_moe_losses(moe_stats, out)  # dense MLPs: out as is
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters; ``non_embedding`` leaves out token and position embeddings."""

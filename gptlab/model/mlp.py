@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gptlab.model.dropout import Dropout
 from gptlab.registry import register
 
 
@@ -25,7 +26,7 @@ class MLP(nn.Module):
         self.up = nn.Linear(dim, hidden * (self.matrices - 1), bias=bias)
         self.down = nn.Linear(hidden, dim, bias=bias)
         self.down.is_residual_projection = True
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -3,7 +3,7 @@
 A position part can act in three places, each a method with a do-nothing default:
 ``embed`` adds absolute positions to the token embeddings (learned, sinusoidal), ``rotate``
 turns queries and keys (RoPE), and ``kernel_args`` hands the attention kernel a bias (ALiBi). One
-instance is shared by all blocks. ``start`` is the position of the first query, so a KV cache
+instance is shared by all blocks. ``start`` is the position of the first token, so a KV cache
 can pass the number of cached tokens.
 """
 
@@ -29,8 +29,9 @@ class Positions(nn.Module):
     def embed(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         return x
 
-    def rotate(self, q: torch.Tensor, k: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        return q, k
+    def rotate(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Turn ``x`` (batch, heads, seq, head_dim), query and key heads alike, by the positions of its tokens."""
+        return x
 
     def kernel_args(self) -> dict[str, torch.Tensor]:
         """Extra keyword arguments for the attention kernel (ALiBi's slopes)."""
@@ -135,14 +136,13 @@ class RotaryPositions(Positions):
         self.register_buffer("cos", torch.cat([cos, cos], dim=-1), persistent=False)
         self.register_buffer("sin", torch.cat([-sin, sin], dim=-1), persistent=False)
 
-    def rotate(self, q: torch.Tensor, k: torch.Tensor, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._turn(q, start + k.size(-2) - q.size(-2)), self._turn(k, start)
-
-    def _turn(self, x: torch.Tensor, start: int) -> torch.Tensor:
+    def rotate(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         # the two halves form the (real, imaginary) pairs, as in GPT-NeoX: (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos)
         end = start + x.size(-2)
-        swapped = x.unflatten(-1, (2, -1)).flip(-2).flatten(-2)  # (x2, x1)
-        return x * self.cos[start:end].to(x.dtype) + swapped * self.sin[start:end].to(x.dtype)
+        cos, sin = self.cos[start:end], self.sin[start:end]
+        if cos.dtype != x.dtype:
+            cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        return x * cos + x.roll(x.size(-1) // 2, -1) * sin  # roll by half a head: (x1, x2) -> (x2, x1)
 
 
 # ---------------------------------------------------------------------------------- ALiBi

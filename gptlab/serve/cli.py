@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from gptlab.errors import GptlabError, report
+from gptlab.errors import GptlabError, reported
 from gptlab.serve.openai_api import Limits
 
 
@@ -65,11 +65,8 @@ def build(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
+    with reported():
         app = build(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     import uvicorn
 
     print(

@@ -4,7 +4,9 @@ Follows the OpenAI API reference for ``/v1/completions`` and ``/v1/chat/completi
 (``chat.completion``, ``chat.completion.chunk`` with ``choices[].delta``, ``text_completion``,
 ``usage``, and ``{"error": {"message", "type", "param", "code"}}``). Fields OpenAI has and the
 engine does not use (logprobs, presence penalties, tools) are accepted and ignored; ``top_k``,
-``min_p`` and ``repetition_penalty`` are the extra sampling fields vLLM also takes.
+``min_p``, ``repetition_penalty`` and ``ignore_eos`` (decode on past the end token, to exactly
+``max_tokens``) are the extra sampling fields vLLM also takes; the ``openai`` client sends them
+through ``extra_body``.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Sampling(BaseModel):
     n: int = Field(default=1, ge=1)
     seed: Optional[int] = None
     stop: Union[str, list[str], None] = None
+    ignore_eos: bool = False
     stream: bool = False
     stream_options: Optional[dict[str, Any]] = None
 
@@ -84,6 +87,7 @@ class Sampling(BaseModel):
             n=self.n,
             seed=self.seed,
             stop=stop,
+            stop_at_eos=not self.ignore_eos,
         )
 
     @property

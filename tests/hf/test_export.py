@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gptlab.hf import to_hf
+from gptlab.hf import to_hf, to_transformers
 from gptlab.tokenizer.byte import ByteTokenizer, ByteTokenizerConfig
 from tests.helpers import MACBETH, TINY, run_cli, train_cli
 from tests.hf.conftest import TEXT, assert_same_greedy_tokens, max_logit_difference, tiny_gptlab, tokens
@@ -77,6 +77,22 @@ def test_export_loads_in_transformers_with_equal_logits_and_greedy_tokens(tmp_pa
     assert max_logit_difference(model, hf, tokens(tokenizer.vocab_size)) < 1e-4
     assert_same_greedy_tokens(model, hf, tokens(tokenizer.vocab_size, length=5, seed=1))
     assert json.loads((tmp_path / "export" / "generation_config.json").read_text())["eos_token_id"] == 256
+
+
+@pytest.mark.parametrize(
+    "name, fields",
+    [("llama: GQA, untied, eps 1e-5, theta 500", {"max_position_embeddings": 99}), ("gpt2: gelu_tanh, tied", {})],
+)
+def test_to_transformers_builds_the_same_model_in_memory(name, fields):
+    """The export without a folder (the twin of ``make bench-generate``): same weights, config fields replaceable."""
+    knobs, _, architecture = EXPORTS[name]
+    model = tiny_gptlab(257, **knobs)
+    twin = to_transformers(model, **fields).eval()
+    assert type(twin).__name__ == architecture
+    assert all(getattr(twin.config, key) == value for key, value in fields.items())
+    eps = getattr(twin.config, "rms_norm_eps", getattr(twin.config, "layer_norm_epsilon", None))
+    assert eps == knobs.get("norm_eps", 1e-5)
+    assert max_logit_difference(model, twin, tokens(257)) < 1e-4
 
 
 def test_tied_export_stores_the_embedding_once(tmp_path):

@@ -109,6 +109,8 @@ class RemoteGeneration:
             self.body["seed"] = params.seed
         if params.stop:
             self.body["stop"] = params.stop
+        if not params.stop_at_eos:
+            self.body["ignore_eos"] = True  # vLLM's field (and gptlab-serve's); sent only when asked for
         self.prompt_tokens = self.completion_tokens = 0
         self.finish_reasons: list[Optional[str]] = [None] * params.n
 
