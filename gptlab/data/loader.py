@@ -117,7 +117,11 @@ class RandomWindowLoader:
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         if self.device.type == "cuda":
-            return tensor.pin_memory().to(self.device, non_blocking=True)
+            # one contiguous pinned copy, sent without waiting: x and y are strided views of the windows,
+            # and a strided tensor (even a pinned one) is copied through pageable memory, a copy that
+            # waits for the GPU to finish its queued work, so the CPU could never run ahead of it
+            pinned = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+            return pinned.copy_(tensor).to(self.device, non_blocking=True)
         return tensor.to(self.device)
 
     def state_dict(self) -> dict[str, Any]:
