@@ -269,7 +269,9 @@ def print_profile(trainer, collector: Collector, steps: int = 5, top: int = 30, 
     for event in events:
         family = kernel_family(event.key)
         families[family] = families.get(family, 0.0) + event.self_device_time_total
-    summary = ", ".join(f"{name} {t / 1000 / steps:.1f} ms" for name, t in sorted(families.items(), key=lambda x: -x[1]))
+    summary = ", ".join(
+        f"{name} {t / 1000 / steps:.1f} ms" for name, t in sorted(families.items(), key=lambda x: -x[1])
+    )
     print(f"by family, per step: {summary}")
 
 

@@ -50,7 +50,9 @@ def parallelize(model: nn.Module, cfg, world: World) -> PreparedModel:
     compile_name = compile_choice(cfg.compile, world.device.type, strategy_name)
     if cfg.low_precision_residual:
         low_precision_residual(model, dtype)
-    fp8_layers = convert_to_fp8(model, world.device, blocks=cfg.fp8, head=cfg.fp8_head) if cfg.fp8 or cfg.fp8_head else 0
+    fp8_layers = (
+        convert_to_fp8(model, world.device, blocks=cfg.fp8, head=cfg.fp8_head) if cfg.fp8 or cfg.fp8_head else 0
+    )
     if cfg.activation_checkpointing:
         checkpoint_blocks(model)
     strategy = build_strategy(strategy_name)
