@@ -36,6 +36,16 @@ from torch import nn
 
 VOCAB = 50304
 ROW_ENV = "GPTLAB_BENCH_ROW"  # the row a torchrun worker trains, as JSON
+FP8_CHOICES = ("off", "on", "head", "head-only")  # float8 in: nothing, the blocks, blocks and head, the head
+# kernel families of a profile, by a substring of the kernel's name (first match wins)
+KERNEL_FAMILIES = (
+    ("attention", ("cudnn", "flash", "fmha", "attention", "sdpa")),
+    ("matmul", ("nvjet", "gemm", "cutlass", "xmma", "cublas", "wgmma")),
+    ("cross-entropy", ("log_softmax", "nll_loss", "cross_entropy", "logsumexp")),
+    ("layer norm", ("layer_norm", "rms_norm")),
+    ("optimizer", ("multi_tensor", "adam", "foreach")),
+    ("fused (triton)", ("triton",)),
+)
 
 
 @dataclass
@@ -52,6 +62,7 @@ class Row:
     mfu: float = 0.0
     memory_gib: float = 0.0
     error: str = ""
+    label: str = ""  # --label: what else this invocation set (--mode, --set, an environment variable)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -62,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--mode", default="default", help="trainer.compile_mode")
     parser.add_argument("--attention", nargs="+", default=["auto"], help="model.attention kernels")
     parser.add_argument(
-        "--fp8", nargs="+", default=["off"], choices=["off", "on", "head"], help="head: blocks and head"
+        "--fp8", nargs="+", default=["off"], choices=FP8_CHOICES, help="on: the blocks; head: blocks and head"
     )
     parser.add_argument("--set", nargs="*", default=[], help="extra overrides, e.g. model.loss_chunk_tokens=8192")
     parser.add_argument("--steps", type=int, default=20, help="measured steps")
@@ -71,7 +82,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--nproc", type=int, nargs="+", default=[1], help="GPUs per row (torchrun)")
     parser.add_argument("--strategy", nargs="+", default=["ddp"], help="trainer.strategy with --nproc > 1")
     parser.add_argument("--profile", action="store_true", help="print the top CUDA kernels of the first row")
+    parser.add_argument("--trace", help="with --profile: also write the profiled steps as a Chrome trace (JSON) here")
     parser.add_argument("--json", help="append every row as a JSON line to this file")
+    parser.add_argument("--label", default="", help="a note kept with every row (JSON and table), e.g. the --set used")
     parser.add_argument("--device", default="cuda", help="cuda; cpu only to smoke-test the bench itself")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # one row, inside torchrun; JSON row to this file
     return parser.parse_args(argv)
@@ -131,8 +144,8 @@ def overrides_for(row: Row, args: argparse.Namespace) -> list[str]:
         f"trainer.device={args.device}",
         f"trainer.compile={row.compile}",
         f"trainer.compile_mode={args.mode}",
-        f"trainer.fp8={row.fp8 != 'off'}",
-        f"trainer.fp8_head={row.fp8 == 'head'}",
+        f"trainer.fp8={row.fp8 in ('on', 'head')}",
+        f"trainer.fp8_head={row.fp8 in ('head', 'head-only')}",
         f"trainer.strategy={row.strategy if row.nproc > 1 else 'none'}",
         *args.set,
     ]
@@ -211,32 +224,55 @@ def run_row(row: Row, args: argparse.Namespace, profile: bool = False) -> Row:
         row.tokens_per_s, row.step_ms = last.get("tokens_per_s", 0.0), last.get("step_ms", 0.0)
         row.mfu, row.memory_gib = last.get("mfu", 0.0), last.get("peak_memory_gib", 0.0)
         if profile:
-            print_profile(trainer)
+            print_profile(trainer, collector, trace=args.trace)
     torch._dynamo.reset()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     return row
 
 
-def print_profile(trainer, steps: int = 5, top: int = 15) -> None:
+def kernel_family(name: str) -> str:
+    lowered = name.lower()
+    return next((family for family, keys in KERNEL_FAMILIES if any(key in lowered for key in keys)), "other")
+
+
+def print_profile(trainer, collector: Collector, steps: int = 5, top: int = 30, trace: str | None = None) -> None:
     """The top CUDA kernels of ``steps`` more steps of the same Trainer (the copy of the checkpoint
-    it writes when it stops, device to host, left out)."""
+    it writes when it stops, device to host, left out), and their time by family (matmul, attention,
+    cross-entropy, optimizer, other fused kernels) against the wall time of a step."""
     from torch.profiler import ProfilerActivity, profile
 
     trainer.cfg.stop_at_step = trainer.state.step + steps
     trainer.state.max_steps = trainer.cfg.stop_at_step + 1
+    trainer.cfg.log_every = steps  # one record of these steps' speed, before the checkpoint is written
+    trainer.cfg.eval_every = trainer.state.max_steps + 1  # no evaluation inside the profile
     activities = [ProfilerActivity.CUDA] if torch.cuda.is_available() else [ProfilerActivity.CPU]
     with profile(activities=activities) as prof:
         trainer.fit()
-    events = [e for e in prof.key_averages() if not e.key.startswith("Memcpy DtoH") and e.device_time_total > 0]
-    events.sort(key=lambda e: e.device_time_total, reverse=True)
+    if trace:
+        prof.export_chrome_trace(trace)
+    step_ms = collector.records[-1].get("step_ms", 0.0) if collector.records else 0.0
+    events = [e for e in prof.key_averages() if not e.key.startswith("Memcpy DtoH") and e.self_device_time_total > 0]
+    events.sort(key=lambda e: e.self_device_time_total, reverse=True)
     total = sum(e.self_device_time_total for e in events)
-    print(f"\nprofile: {steps} steps, top CUDA kernels by total time ({total / 1000 / steps:.1f} ms of kernels a step)")
+    print(
+        f"\nprofile: {steps} steps, {total / 1000 / steps:.1f} ms of kernels a step "
+        f"in steps of {step_ms:.1f} ms (profiled); top CUDA kernels by self time:"
+    )
     for event in events[:top]:
-        share = event.device_time_total / max(total, 1)
+        share = event.self_device_time_total / max(total, 1)
         print(
-            f"{event.device_time_total / 1000 / steps:8.2f} ms/step {share:6.1%} {event.count // steps:4d}x  {event.key[:90]}"
+            f"{event.self_device_time_total / 1000 / steps:8.2f} ms/step {share:6.1%} {event.count // steps:4d}x  "
+            f"{kernel_family(event.key):<15}{event.key[:100]}"
         )
+    families: dict[str, float] = {}
+    for event in events:
+        family = kernel_family(event.key)
+        families[family] = families.get(family, 0.0) + event.self_device_time_total
+    summary = ", ".join(
+        f"{name} {t / 1000 / steps:.1f} ms" for name, t in sorted(families.items(), key=lambda x: -x[1])
+    )
+    print(f"by family, per step: {summary}")
 
 
 def run_with_torchrun(row: Row, args: argparse.Namespace, argv: list[str]) -> Row:
@@ -278,7 +314,7 @@ def print_table(rows: list[Row]) -> None:
         scaling = f"{row.tokens_per_s / (base * row.nproc):8.1%}" if base and row.nproc > 1 else ""
         print(
             start + f"{row.tokens_per_s:>12,.0f}{row.step_ms:>9.1f}{100 * row.mfu:>6.1f}%{row.memory_gib:>7.1f}"
-            f"{scaling:>9}"
+            f"{scaling:>9}  {row.label}"
         )
 
 
@@ -301,7 +337,7 @@ def main(argv: list[str] | None = None) -> None:
     for nproc, batch, compile_, attention, fp8 in grid:
         strategies = args.strategy if nproc > 1 else ["none"]
         for strategy in strategies:
-            row = Row(args.model, batch, compile_, attention, fp8, nproc, strategy)
+            row = Row(args.model, batch, compile_, attention, fp8, nproc, strategy, label=args.label)
             try:
                 row = (
                     run_with_torchrun(row, args, _without_grid(base))
@@ -315,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(row)
             print(json.dumps(asdict(row)), flush=True)
         if args.nanogpt and nproc == 1 and attention == args.attention[0] and fp8 == args.fp8[0]:
-            row = Row("nanoGPT", batch, compile_, "sdpa", "off")
+            row = Row("nanoGPT", batch, compile_, "sdpa", "off", label=args.label)
             try:
                 row = run_row(row, args)
             except Exception as error:
@@ -331,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _without_grid(argv: list[str]) -> list[str]:
     """The command line less the grid options, which each torchrun row sets itself."""
-    grid = {"--batch", "--compile", "--attention", "--fp8", "--nproc", "--strategy", "--json", "--nanogpt"}
+    grid = {"--batch", "--compile", "--attention", "--fp8", "--nproc", "--strategy", "--json", "--nanogpt", "--label"}
     kept, skipping = [], False
     for arg in argv:
         if arg.startswith("--"):

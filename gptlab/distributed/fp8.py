@@ -3,7 +3,7 @@ arXiv:2209.05433) through torchao's float8 training: each linear layer of the bl
 input, weight and output gradient to float8 with one dynamic scale per tensor and multiplies
 them on the tensor cores at twice bf16's rate; weights, gradients and the optimizer stay in
 float32. The LM head (tied to the embedding, and the layer most sensitive to precision) stays in
-bf16 unless ``trainer.fp8_head=true``; layers whose sizes are not multiples of 16 always do. Needs torchao and a GPU of compute
+bf16 unless ``trainer.fp8_head=true`` (which alone, without ``trainer.fp8``, converts the head only); layers whose sizes are not multiples of 16 always do. Needs torchao and a GPU of compute
 capability 8.9 or newer (Ada, Hopper, Blackwell); fastest under torch.compile, which fuses the
 casts. MFU of an FP8 run is still reported against the bf16 peak.
 """
@@ -40,21 +40,23 @@ def _in_blocks(module: nn.Module, fqn: str) -> bool:
     )
 
 
-def convert_to_fp8(model: nn.Module, device: torch.device, head: bool = False) -> int:
-    """Swap the blocks' linear layers for torchao's Float8Linear (tensorwise dynamic scaling), and with
-    ``head`` the head's projection too; returns how many layers were converted. Parameter names stay."""
+def convert_to_fp8(model: nn.Module, device: torch.device, blocks: bool = True, head: bool = False) -> int:
+    """Swap the blocks' linear layers (``blocks``) for torchao's Float8Linear (tensorwise dynamic scaling),
+    and with ``head`` the head's projection; returns how many layers were converted. Parameter names stay."""
+    knob = "trainer.fp8" if blocks else "trainer.fp8_head"
     reason = fp8_unavailable(device)
     if reason:
-        raise ConfigError(f"trainer.fp8=true but {reason}. Use trainer.fp8=false.")
+        raise ConfigError(f"{knob}=true but {reason}. Use {knob}=false.")
     from torchao.float8 import Float8LinearConfig, convert_to_float8_training
-
-    before = sum(isinstance(m, nn.Linear) for m in model.modules())
-    convert_to_float8_training(model, config=Float8LinearConfig(), module_filter_fn=_in_blocks)
     from torchao.float8.float8_linear import Float8Linear
 
-    converted = sum(isinstance(m, Float8Linear) for m in model.modules())
-    if before and not converted:
-        raise ConfigError("trainer.fp8=true but no linear layer of the blocks has sizes that are multiples of 16.")
+    converted = 0
+    if blocks:
+        before = sum(isinstance(m, nn.Linear) for m in model.modules())
+        convert_to_float8_training(model, config=Float8LinearConfig(), module_filter_fn=_in_blocks)
+        converted = sum(isinstance(m, Float8Linear) for m in model.modules())
+        if before and not converted:
+            raise ConfigError("trainer.fp8=true but no linear layer of the blocks has sizes that are multiples of 16.")
     lm_head = getattr(model, "head", None)
     if head and lm_head is not None and hasattr(lm_head, "project") and _in_blocks(lm_head, "blocks.head"):
         # an unregistered Float8Linear sharing the head's (tied) weight: the state dict keeps its keys

@@ -13,7 +13,7 @@ from torch import nn
 
 from gptlab.distributed.compile import compile_choice
 from gptlab.distributed.fp8 import convert_to_fp8
-from gptlab.distributed.precision import autocast_dtype, set_tf32
+from gptlab.distributed.precision import autocast_dtype, low_precision_residual, set_tf32
 from gptlab.distributed.recompute import checkpoint_blocks
 from gptlab.distributed.strategy import Strategy, build_strategy, strategy_choice
 from gptlab.registry import lookup
@@ -48,7 +48,11 @@ def parallelize(model: nn.Module, cfg, world: World) -> PreparedModel:
         set_tf32(cfg.tf32)
     strategy_name = strategy_choice(cfg.strategy, world)
     compile_name = compile_choice(cfg.compile, world.device.type, strategy_name)
-    fp8_layers = convert_to_fp8(model, world.device, head=cfg.fp8_head) if cfg.fp8 else 0
+    if cfg.low_precision_residual:
+        low_precision_residual(model, dtype)
+    fp8_layers = (
+        convert_to_fp8(model, world.device, blocks=cfg.fp8, head=cfg.fp8_head) if cfg.fp8 or cfg.fp8_head else 0
+    )
     if cfg.activation_checkpointing:
         checkpoint_blocks(model)
     strategy = build_strategy(strategy_name)

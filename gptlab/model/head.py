@@ -38,17 +38,21 @@ class LMHead(nn.Linear):
         return self.output(self.project(x), targets)
 
     def output(self, logits: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
-        """The softcapped logits and, with ``targets``, the loss (a LoRA adapter adds its update before this)."""
+        """The softcapped logits and, with ``targets``, the loss (a LoRA adapter adds its update before this).
+
+        With ``targets`` the logits come back detached: the loss is what trains, and logits that still
+        needed a gradient would make a compiled backward build an all-zero gradient for them (a
+        tokens x vocab tensor, 6.6 GB at 64 x 1024 tokens) and add it to the loss's gradient."""
         logits = self.capped(logits)
         if targets is None:
             return ModelOutput(logits)
         lm_loss = next_token_loss(logits, targets)
         if self.z_loss == 0:
-            return ModelOutput(logits, lm_loss)
+            return ModelOutput(logits.detach(), lm_loss)
         kept = targets != IGNORE_INDEX
         z_loss = logits.float().logsumexp(-1)[kept].square().mean()
         loss = lm_loss + self.z_loss * z_loss
-        return ModelOutput(logits, loss, {"lm_loss": lm_loss.detach(), "z_loss": z_loss.detach()})
+        return ModelOutput(logits.detach(), loss, {"lm_loss": lm_loss.detach(), "z_loss": z_loss.detach()})
 
     def _chunk_sums(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """(summed cross-entropy, summed squared log-normalizer) of one chunk of tokens."""

@@ -38,7 +38,8 @@ class TrainerConfig:
     device: str = "auto"
     # the fast path (gptlab/distributed/): applied to the built model in this order
     fp8: bool = False  # float8 matmuls in the blocks' linear layers (torchao float8 training; CUDA, compute >= 8.9)
-    fp8_head: bool = False  # with fp8: the LM head's matmul in float8 too
+    fp8_head: bool = False  # the LM head's matmul in float8 (with trainer.fp8 or alone)
+    low_precision_residual: bool = False  # the residual stream between blocks in bf16, not float32 (llm.c)
     activation_checkpointing: bool = False  # recompute each block's activations in the backward pass
     compile: str = "auto"  # none | model | blocks (torch.compile); auto: model on CUDA, none elsewhere
     compile_mode: str = "default"  # torch.compile mode: default | reduce-overhead (CUDA graphs) | max-autotune | max-autotune-no-cudagraphs

@@ -1,5 +1,6 @@
 """The model preparation of gptlab/distributed/ on the CPU: activation checkpointing keeps the
-gradients, one process needs no strategy, and the knobs name their valid values."""
+gradients, the bf16 residual stream stays bf16 between blocks, one process needs no strategy, and the
+knobs name their valid values."""
 
 from __future__ import annotations
 
@@ -36,6 +37,19 @@ def test_activation_checkpointing_gives_the_same_gradients():
         torch.testing.assert_close(a, b)
 
 
+def test_low_precision_residual_carries_bf16_between_blocks():
+    plain, _ = _model_and_trainer_cfg(["trainer.dtype=bfloat16"])
+    model, cfg = _model_and_trainer_cfg(["trainer.dtype=bfloat16", "trainer.low_precision_residual=true"])
+    prepared = parallelize(model, cfg, World.single("cpu"))
+    inputs = []
+    model.blocks[1].register_forward_pre_hook(lambda module, args: inputs.append(args[0].dtype))
+    idx = torch.randint(40, (2, 17), generator=torch.Generator().manual_seed(1))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low, full = prepared.forward(idx[:, :-1], idx[:, 1:]).loss, plain(idx[:, :-1], idx[:, 1:]).loss
+    assert inputs == [torch.bfloat16]
+    torch.testing.assert_close(low.float(), full.float(), rtol=2e-2, atol=2e-2)
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -47,6 +61,19 @@ def test_activation_checkpointing_gives_the_same_gradients():
 def test_bad_knob_values_name_the_valid_ones(override, message):
     with pytest.raises(ConfigError, match=message):
         resolve(compose_config([*TINY, override]))
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.low_precision_residual=true", "low_precision_residual=true needs bfloat16 autocast"),
+        ("trainer.fp8_head=true", "trainer.fp8_head=true but"),
+    ],
+)
+def test_precision_knobs_refuse_what_cannot_run_here(override, message):
+    model, cfg = _model_and_trainer_cfg(["trainer.dtype=float32", override])
+    with pytest.raises(ConfigError, match=message):
+        parallelize(model, cfg, World.single("cpu"))
 
 
 def test_a_strategy_for_several_processes_refuses_one_process():

@@ -24,3 +24,14 @@ def test_chunked_loss_matches_the_full_logits(softcap, z_loss):
     grads = [torch.autograd.grad(out.loss, [x, head.weight]) for out, head in ((a, full), (b, chunked))]
     for g_full, g_chunked in zip(*grads):
         torch.testing.assert_close(g_full, g_chunked)
+
+
+def test_logits_come_back_detached_with_targets():
+    """With targets the loss is what trains: the logits are returned without a gradient path (a compiled
+    backward would otherwise build an all-zero tokens x vocab gradient for them); without targets they keep it."""
+    torch.manual_seed(0)
+    head = LMHead(16, 50)
+    x = torch.randn(2, 5, 16, requires_grad=True)
+    trained = head(x, torch.randint(50, (2, 5)))
+    assert trained.loss.requires_grad and not trained.logits.requires_grad
+    assert head(x).logits.requires_grad
