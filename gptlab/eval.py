@@ -98,14 +98,15 @@ def evaluate_run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def print_table(result: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from gptlab.console import output_console
 
     table = Table(title=f"gptlab-eval: {result['checkpoint']} (step {result['step']})")
     for column in ("data", "val tokens", "val loss", "val bpb"):
         table.add_column(column, overflow="fold")
     table.add_row(result["data"], f"{result['tokens']:,}", f"{result['val_loss']:.4f}", f"{result['val_bpb']:.4f}")
-    Console(width=max(120, Console().width)).print(table)
+    output_console().print(table)
 
 
 def main(argv: list[str] | None = None) -> None:

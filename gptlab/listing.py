@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from rich.console import Console
 from rich.table import Table
 
 from gptlab import registry
 from gptlab.config import prepare_registry
+from gptlab.console import output_console
 from gptlab.errors import GptlabError, report
 
 
@@ -29,7 +29,7 @@ def main() -> None:
             entry = registry.lookup(kind, name)
             fields = [f.name for f in dataclasses.fields(entry.config)] if entry.config else []
             table.add_row(f"{kind} ({key})", name, entry.summary, ", ".join(f for f in fields if f != "name"))
-    Console().print(table)
+    output_console().print(table)
 
 
 if __name__ == "__main__":

@@ -21,10 +21,10 @@ from gptlab.compare import table
 from gptlab.compare.groups import ALIGN, Group, aggregate, flag_budgets, group_runs, swept_knobs
 from gptlab.compare.html import write_report
 from gptlab.compare.runs import find_runs
+from gptlab.console import output_console
 from gptlab.errors import GptlabError, report
 
 REPORT_FILE, CSV_FILE, MARKDOWN_FILE = "report.html", "table.csv", "table.md"
-PIPE_WIDTH = 100_000  # a console that is not a terminal: as wide as the table needs
 
 
 @dataclass
@@ -34,14 +34,6 @@ class Comparison:
     notes: list[str]
     images: list[Path]
     report: Path
-
-
-def output_console(stderr: bool = False) -> Console:
-    """A terminal's console (long values fold), or, for a file or a pipe, one that never wraps or cuts."""
-    console = Console(stderr=stderr, highlight=False, soft_wrap=True)
-    if not console.is_terminal:
-        console = Console(stderr=stderr, highlight=False, soft_wrap=True, width=PIPE_WIDTH)
-    return console
 
 
 def compare(

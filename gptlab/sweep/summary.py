@@ -13,9 +13,9 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 
+from gptlab.console import output_console
 from gptlab.sweep.status import STATUS_FILE, read_status
 
 FAILED_EXIT_CODE = 1
@@ -53,7 +53,7 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Print the table; exit non-zero if a job failed (SystemExit passes through Hydra to the shell)."""
         table, failures = summary_table(Path(config.hydra.sweep.dir))
-        Console().print(table)
+        output_console().print(table)
         if failures:
             print(f"{len(failures)} job(s) failed: {', '.join(failures)}", file=sys.stderr)
             raise SystemExit(FAILED_EXIT_CODE)
