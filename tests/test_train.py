@@ -52,6 +52,7 @@ def test_trains_and_writes_run_outputs(tmp_path):
     assert (run / "checkpoints" / "best.pt").exists()
 
 
+@pytest.mark.extended  # make test: tests/faults/test_checkpoint_kill.py resumes a killed run to the same metrics
 def test_resume_matches_uninterrupted_run(tmp_path):
     common = [
         *TINY,
@@ -195,6 +196,7 @@ def test_sample_without_checkpoint_explains(tmp_path):
     assert "has no checkpoint" in " ".join(result.stderr.split())
 
 
+@pytest.mark.extended  # make test: tests/faults/test_readme.py runs the same plugin as a console script
 def test_plugin_component_selected_from_command_line(tmp_path):
     (tmp_path / "my_schedules.py").write_text(
         "from dataclasses import dataclass\n"

@@ -37,7 +37,9 @@ def reference(tmp_path_factory):
     return comparable(read_metrics(root / "run" / METRICS_FILE)), size
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(
+    "seed", [0, pytest.param(1, marks=pytest.mark.extended), pytest.param(2, marks=pytest.mark.extended)]
+)
 def test_a_kill_mid_write_loses_nothing(tmp_path, reference, seed):
     expected, size = reference
     rng = random.Random(seed)

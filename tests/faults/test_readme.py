@@ -133,6 +133,7 @@ def test_every_readme_command_is_run_or_has_a_reason():
     assert not stale, f"reasons for commands the README no longer has: {stale}"
 
 
+@pytest.mark.extended  # each command is a process of its own: about 100 s; make test-faults runs it
 def test_the_readme_commands_run(tmp_path, monkeypatch):
     """In README order, in a folder laid out like a fresh clone (the paths the README uses resolve)."""
     for name in ("gptlab", "conf", "experiments"):

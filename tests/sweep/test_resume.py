@@ -17,6 +17,7 @@ def statuses(sweep) -> dict[str, dict]:
     return {job: json.loads((sweep / job / STATUS_FILE).read_text()) for job in ("0", "1", "2")}
 
 
+@pytest.mark.extended  # make test: tests/faults/test_sweep_faults.py (bad configs fail alone, a re-run completes)
 def test_rerun_skips_finished_resumes_interrupted_and_isolates_failures(tmp_path):
     sweep = tmp_path / "sweep"
     # lr=-1 fails its config check; the fixed hydra.sweep.dir makes the command re-runnable
