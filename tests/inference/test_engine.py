@@ -130,3 +130,13 @@ def test_sample_texts_keeps_its_contract_and_the_model_mode():
     assert len(texts) == 3 and all(t.startswith("(!") for t in texts)
     assert texts == sample_texts(model, tokenizer, "(!", 3, 8, BLOCK, 0.8, 10, seed=1, device=torch.device("cpu"))
     assert model.training
+
+
+def test_a_compiled_decode_step_gives_the_eager_tokens():
+    """``--compile`` (gptlab-chat, gptlab-serve): torch.compile'd decode steps, one compilation for every cache length."""
+    model = tiny_gpt(**VARIANTS["llama-like"])
+    prompt = [3, 14, 15, 9, 2, 6]
+    new = BLOCK - len(prompt)
+    compiled = greedy_ids(CachedDecoder(model, compile=True), prompt, new, repetition_penalty=3.0)
+    assert compiled == greedy_ids(CachedDecoder(model), prompt, new, repetition_penalty=3.0)
+    assert len(set(compiled)) > 5
