@@ -12,8 +12,8 @@ from gptlab import registry
 from gptlab.config import CONFIG_DIR, resolve
 from gptlab.errors import ConfigError
 from gptlab.finetune.config import finetune_config
-from gptlab.model import counting
 from gptlab.logger import RunContext
+from gptlab.model import counting
 from tests.helpers import MACBETH, compose_config, train_cli
 
 

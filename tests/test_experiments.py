@@ -64,7 +64,8 @@ def compose_experiment(name: str, job: list[str], extra: tuple[str, ...] = ()):
 
 
 @pytest.fixture
-def hydra_context():
+def hydra_context(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # relative output dirs resolve there, not in the repo
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         yield

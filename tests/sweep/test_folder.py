@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import yaml
 from hydra.core.global_hydra import GlobalHydra
 
 from gptlab.cli import main
 from gptlab.config import CONFIG_DIR
-from gptlab.sweep.folder import RESOLVER, claim_new_dir
+from gptlab.sweep.folder import RESOLVER, claim_new_dir, remove_unused
 
 
 def test_a_taken_name_gets_the_next_free_suffix(tmp_path):
@@ -56,3 +57,11 @@ def test_a_sweep_whose_dir_name_is_taken_runs_in_the_next_one(tmp_path, monkeypa
     assert run_sweep([*FAILING_JOB, "schedule.warmup_steps=5", sweep_dir], monkeypatch) == 1
     assert "warmup_steps=5" in job_error(tmp_path / "sweep-2" / "0")
     assert not list((tmp_path / "sweep" / "0").iterdir())  # the other sweep's dir is left alone
+
+
+def test_a_claimed_folder_left_empty_is_removed_at_exit(tmp_path):
+    """An experiment that names its own sweep dir still resolves the default one while its config merges."""
+    used, unused = (claim_new_dir(str(tmp_path / "multirun" / day / "12-00-00")) for day in ("used", "unused"))
+    (Path(used) / "0").mkdir()
+    remove_unused()
+    assert Path(used).is_dir() and not (tmp_path / "multirun" / "unused").exists()
