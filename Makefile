@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	fi
 	touch $(STAMP)
 
-train: install ## train the default model on the CPU (about a minute), then print samples
+train: install ## train the default model on the CPU (about two minutes), then print samples
 	$(BIN)/gptlab-train $(ARGS)
 
 TEST_WORKERS ?= 2
