@@ -25,7 +25,7 @@ from gptlab import registry
 from gptlab.api import load
 from gptlab.config import compose_config, prepare_registry, typed_component
 from gptlab.data.prepare import PieceAssembler
-from gptlab.errors import ConfigError, GptlabError, report
+from gptlab.errors import ConfigError, GptlabError, reported
 from gptlab.trainer.evaluate import evaluate
 
 
@@ -111,11 +111,8 @@ def print_table(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
+    with reported():
         result = evaluate_run(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     if args.json:
         print(json.dumps(result))
     else:

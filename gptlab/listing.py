@@ -9,15 +9,12 @@ from rich.table import Table
 from gptlab import registry
 from gptlab.config import prepare_registry
 from gptlab.console import output_console
-from gptlab.errors import GptlabError, report
+from gptlab.errors import reported
 
 
 def main() -> None:
-    try:
+    with reported():
         prepare_registry()
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     table = Table(title="gptlab components", show_lines=False)
     table.add_column("kind (config key)")
     table.add_column("name")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gptlab.errors import GptlabError, report
+from gptlab.errors import reported
 
 
 def prepare_from_overrides(overrides: list[str]) -> Path:
@@ -32,11 +32,8 @@ def main(argv: list[str] | None = None) -> None:
     if any(arg in ("-h", "--help") for arg in args):
         print(__doc__)
         return
-    try:
+    with reported():
         prepare_from_overrides(args)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

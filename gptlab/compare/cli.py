@@ -22,7 +22,7 @@ from gptlab.compare.groups import ALIGN, Group, aggregate, flag_budgets, group_r
 from gptlab.compare.html import write_report
 from gptlab.compare.runs import find_runs
 from gptlab.console import output_console
-from gptlab.errors import GptlabError, report
+from gptlab.errors import GptlabError, reported
 
 REPORT_FILE, CSV_FILE, MARKDOWN_FILE = "report.html", "table.csv", "table.md"
 
@@ -92,11 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         "--format", choices=table.FORMATS, default="table", help="how the table is printed (all are also written)"
     )
     args = parser.parse_args(argv)
-    try:
+    with reported():
         compare(args.paths, args.out or args.paths[0] / "compare", args.align, fmt=args.format)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import torch
 
 from gptlab.config import compose_config
 from gptlab.data.arithmetic import Addition, ArithmeticConfig
-from gptlab.errors import GptlabError, report
+from gptlab.errors import GptlabError, reported
 from gptlab.finetune import grpo
 from gptlab.finetune.evaluate import pass_at_1
 from gptlab.finetune.init_from import BaseRun
@@ -97,13 +97,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
+    with reported():
         if args.out.exists() and any(args.out.iterdir()):
             raise GptlabError(f"--out '{args.out}' is not empty; give a new folder, so no run is overwritten.")
         result = run_stages(args.out, args.pretrain_steps, args.sft_steps, args.grpo_steps, args.eval_problems)
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
     print(f"\npass@1 on {args.eval_problems} held-out 2-digit additions (greedy):")
     print("| stage | steps | pass@1 | seconds |\n|---|---|---|---|")
     steps = {"pretrain": args.pretrain_steps, "sft": args.sft_steps, "grpo": args.grpo_steps}

@@ -34,7 +34,7 @@ from torch import nn
 from gptlab import registry
 from gptlab.config import CONFIG_DIR, CONFIG_NAME, prepare_registry
 from gptlab.device import resolve_device
-from gptlab.errors import ConfigError, GptlabError, report
+from gptlab.errors import ConfigError, reported
 from gptlab.finetune.config import finetune_config
 from gptlab.finetune.evaluate import pass_at_1
 from gptlab.finetune.grpo_config import GRPOConfig
@@ -246,11 +246,8 @@ def run(cfg: DictConfig, run_dir: Path) -> dict[str, float]:
 @hydra.main(config_path=str(CONFIG_DIR), config_name=CONFIG_NAME, version_base="1.3")
 def hydra_main(cfg: DictConfig) -> float | None:
     prepare_registry()
-    try:
+    with reported():
         return run(cfg, Path(HydraConfig.get().runtime.output_dir)).get("pass_at_1")
-    except GptlabError as error:
-        report(error)
-        raise SystemExit(2) from None
 
 
 def main(argv: Any = None) -> None:
