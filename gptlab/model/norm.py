@@ -31,14 +31,17 @@ class RMSNorm(nn.Module):
         super().__init__()
         self.eps = 1e-6 if eps is None else eps
         self.weight = nn.Parameter(torch.ones(dim))
-        # eps for the CPU formula as a 0-dim float64 tensor made once, which acts as the Python number does (no
-        # type promotion): a Python number is wrapped into a new tensor on every call, which on a decode step's
-        # small tensors costs as much as the addition itself
-        self._eps = torch.tensor(self.eps, dtype=torch.float64)
+        # eps for the CPU formula as a 0-dim float32 tensor made once: a Python number is wrapped into a new
+        # tensor on every call, and a float64 one is copied to float32 on every call (each as dear as the
+        # addition itself on a decode step's (1, 1, d_model) input)
+        self._eps = torch.tensor(self.eps, dtype=torch.float32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type == "cpu":  # torch's fused CPU kernel copies and runs 3x slower than the formula
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self._eps) * self.weight
+            # mean(x^2) + eps as |x|^2 / d + eps: one norm and one addcmul instead of pow, mean (a sum, a
+            # division and a copy of the divisor) and an addition; also faster in training (backward included)
+            norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+            return x * torch.addcmul(self._eps, norm, norm, value=1 / x.size(-1)).rsqrt_() * self.weight
         return F.rms_norm(x, (x.size(-1),), self.weight, self.eps)
 
     @staticmethod
