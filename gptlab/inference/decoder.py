@@ -15,6 +15,8 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from gptlab.inference.layout import column_major_weights
+
 
 class Decoder(Protocol):
     context: int  # the most tokens the model attends to at once
@@ -34,9 +36,12 @@ class Decoder(Protocol):
 class CachedDecoder:
     """A gptlab model decoding on a KV cache allocated once per batch size. ``compile=True`` runs the
     decode step through ``torch.compile`` (dynamic shapes: one compilation serves every cache length),
-    which fuses the step's small operations; the first step then takes a while to compile."""
+    which fuses the step's small operations; the first step then takes a while to compile. The linear
+    weights of a model on the CPU are moved to the column-major layout that one token's matrix-vector
+    products stream fastest (:mod:`gptlab.inference.layout`; same parameters and values)."""
 
     def __init__(self, model: nn.Module, context: int | None = None, compile: bool = False):
+        column_major_weights(model)
         self.model = model.eval()
         self.step_model = torch.compile(model, dynamic=True) if compile else model
         self.context = min(context or model.block_size, model.block_size)

@@ -140,3 +140,29 @@ def test_a_compiled_decode_step_gives_the_eager_tokens():
     compiled = greedy_ids(CachedDecoder(model, compile=True), prompt, new, repetition_penalty=3.0)
     assert compiled == greedy_ids(CachedDecoder(model), prompt, new, repetition_penalty=3.0)
     assert len(set(compiled)) > 5
+
+
+@pytest.mark.parametrize("tied", [True, False], ids=["tied head", "untied head"])
+def test_the_cpu_decoder_stores_linear_weights_column_major_without_changing_the_model(tied):
+    """gptlab/inference/layout.py: same parameters, same values, other strides; the model still trains and saves."""
+    model = tiny_gpt(**VARIANTS["llama-like"], tie_embeddings=tied)
+    idx = torch.tensor([[3, 14, 15, 9, 2, 6]])
+    before = model(idx).logits
+    params = dict(model.named_parameters())
+    values = {name: p.detach().clone() for name, p in params.items()}
+    CachedDecoder(model)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(m.weight.stride(0) == 1 and m.weight.dim() == 2 for m in linears)
+    assert dict(model.named_parameters()) == params  # the same Parameter objects
+    assert all(torch.equal(p, values[name]) for name, p in params.items())
+    assert (model.head.weight is model.token_embedding.weight) == tied
+    torch.testing.assert_close(model(idx).logits, before)
+    fresh = tiny_gpt(**VARIANTS["llama-like"], tie_embeddings=tied)
+    fresh.load_state_dict(model.state_dict())
+    assert all(torch.equal(p, values[name]) for name, p in fresh.named_parameters())
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    loss = model(idx[:, :-1], idx[:, 1:]).loss
+    loss.backward()
+    optimizer.step()
+    assert model(idx[:, :-1], idx[:, 1:]).loss < loss
