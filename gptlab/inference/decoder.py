@@ -61,7 +61,7 @@ class CachedDecoder:
             self.cache = KVCache.for_model(self.model, self.rows, max_len=self.context, device=self.device)
         else:
             self.cache.reset()
-        return self.model(ids, cache=self.cache).logits.select(1, -1)
+        return self.model(ids, cache=self.cache, logits_to_keep=1).logits.select(1, -1)
 
     @torch.inference_mode()
     def step(self, ids: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,6 @@ of FALLBACK_ORDER that has every feature it needs, with one logged line.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import importlib.util
 import logging
@@ -130,26 +129,28 @@ class SdpaAttention(Kernel):
     cuda_backends: tuple[str, ...] | None = ("CUDNN_ATTENTION", "FLASH_ATTENTION", "EFFICIENT_ATTENTION", "MATH")
 
     def __call__(self, q, k, v, *, window=0, softcap=0.0, alibi=None, dropout=0.0, mask=None):
-        gqa = {"enable_gqa": True} if k.size(1) != q.size(1) else {}  # shared kv heads, never copied
-        with self._backends(q):
-            plain = window == 0 and alibi is None and mask is None
-            if plain and q.size(2) == k.size(2):
-                return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout, **gqa)
-            if plain and q.size(2) == 1:  # one new token (decoding) sees every cached key
-                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, **gqa)
-            seen = visible(q.size(2), k.size(2), window, q.device)
-            seen = seen if mask is None else seen & mask[:, None]
-            bias = seen
-            if alibi is not None:
-                bias = alibi_bias(alibi, q.size(2), k.size(2)).to(q.dtype).masked_fill(~seen, float("-inf"))
-            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, **gqa)
+        if q.is_cuda and self.cuda_backends is not None:
+            from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    def _backends(self, q: torch.Tensor):
-        if not q.is_cuda or self.cuda_backends is None:
-            return contextlib.nullcontext()
-        from torch.nn.attention import SDPBackend, sdpa_kernel
+            with sdpa_kernel([getattr(SDPBackend, name) for name in self.cuda_backends], set_priority=True):
+                return self._attend(q, k, v, window, alibi, dropout, mask)
+        return self._attend(q, k, v, window, alibi, dropout, mask)  # no context manager: a decode step calls this 6x
 
-        return sdpa_kernel([getattr(SDPBackend, name) for name in self.cuda_backends], set_priority=True)
+    @staticmethod
+    def _attend(q, k, v, window, alibi, dropout, mask):
+        gqa = k.size(1) != q.size(1)  # shared kv heads, never copied
+        q_len, kv_len = q.size(2), k.size(2)
+        if window == 0 and alibi is None and mask is None:
+            if q_len == kv_len:
+                return F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=dropout, enable_gqa=gqa)
+            if q_len == 1:  # one new token (decoding) sees every cached key
+                return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, enable_gqa=gqa)
+        seen = visible(q_len, kv_len, window, q.device)
+        seen = seen if mask is None else seen & mask[:, None]
+        bias = seen
+        if alibi is not None:
+            bias = alibi_bias(alibi, q_len, kv_len).to(q.dtype).masked_fill(~seen, float("-inf"))
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias, dropout_p=dropout, enable_gqa=gqa)
 
 
 @functools.cache
@@ -358,6 +359,9 @@ class CausalSelfAttention(nn.Module):
         self.qk_normed = not isinstance(self.q_norm, nn.Identity)  # model.qk_norm=none: no call at all
         self.kernel, self.window, self.softcap, self.dropout = kernel, window, cfg.attn_softcap, cfg.dropout
         self.rotate, self.position_args = positions.rotate, positions.kernel_args  # shared, not owned
+        self.has_position_args = bool(positions.kernel_features)  # ALiBi's slopes; else no call per step
+        self.head_groups = [self.n_head + self.n_kv_head, self.n_kv_head]  # split sizes: (queries + keys, values)
+        self.qk_heads = [self.n_head, self.n_kv_head]
         self.resid_dropout = Dropout(cfg.dropout)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, cache=None, start: int = 0) -> torch.Tensor:
@@ -365,20 +369,23 @@ class CausalSelfAttention(nn.Module):
         :class:`gptlab.model.cache.LayerCache`): store this chunk's keys and values at ``start`` and attend
         over every cached position too."""
         batch, seq, _ = x.shape
-        heads = [self.n_head, self.n_kv_head]  # split_with_sizes: Tensor.split's Python wrapper costs as much again
-        qk, v = self.qkv(x).view(batch, seq, -1, self.head_dim).split_with_sizes([sum(heads), self.n_kv_head], 2)
+        # split_with_sizes: Tensor.split's Python wrapper costs as much again
+        qk, v = self.qkv(x).view(batch, seq, -1, self.head_dim).split_with_sizes(self.head_groups, 2)
         if self.qk_normed:  # each its own norm, then each turned
-            q, k = qk.split_with_sizes(heads, 2)
+            q, k = qk.split_with_sizes(self.qk_heads, 2)
             q, k = (
                 self.rotate(self.q_norm(q).transpose(1, 2), start),
                 self.rotate(self.k_norm(k).transpose(1, 2), start),
             )
         else:  # query and key heads turned at once
-            q, k = self.rotate(qk.transpose(1, 2), start).split_with_sizes(heads, 1)
+            q, k = self.rotate(qk.transpose(1, 2), start).split_with_sizes(self.qk_heads, 1)
         v = v.transpose(1, 2)  # q, k, v: (batch, heads, seq, head_dim)
         if cache is not None:
             k, v = cache.store(k, v, start)
+        extra = self.position_args() if self.has_position_args else {}
+        if mask is not None:
+            extra = {**extra, "mask": mask}
         dropout = self.dropout if self.training else 0.0
-        extra = self.position_args() if mask is None else {**self.position_args(), "mask": mask}
         y = self.kernel(q, k, v, window=self.window, softcap=self.softcap, dropout=dropout, **extra)
-        return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(batch, seq, -1)))
+        y = self.proj(y.transpose(1, 2).reshape(batch, seq, -1))
+        return self.resid_dropout(y) if self.training else y  # eval: no module call (~5 us each in a decode step)

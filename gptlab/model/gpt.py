@@ -111,12 +111,15 @@ class GPT(nn.Module):
         targets: torch.Tensor | None = None,
         doc_ids: torch.Tensor | None = None,
         cache: KVCache | None = None,
+        logits_to_keep: int = 0,
     ) -> ModelOutput:
         """Logits (batch, seq, vocab) for token ids (batch, seq), and with ``targets`` the training loss.
 
         ``doc_ids`` (batch, seq) keeps attention inside each document (``data.doc_mask``). ``cache``
         (:class:`gptlab.model.cache.KVCache`): ``idx`` continues the cached tokens, its positions start
         at ``cache.length``; the logits cover the new tokens only and the cache grows by them.
+        ``logits_to_keep`` > 0 (inference): logits for the last that many tokens only, e.g. 1 when a prompt
+        is read to predict the next token (the head's product for every prompt token is skipped).
         """
         start = 0
         if cache is not None:
@@ -128,13 +131,17 @@ class GPT(nn.Module):
         x = self.token_embedding(idx)
         if self.cfg.embed_scale != 1.0:
             x = x * self.cfg.embed_scale
-        x = self.dropout(self.positions.embed(x, start))
+        x = self.positions.embed(x, start)
+        x = self.dropout(x) if self.training else x  # eval: no module call
         moe_stats = []
         for i, block in enumerate(self.blocks):
             x, stats = block(x, mask, None if cache is None else cache.layers[i], start)
-            moe_stats += [stats] if stats is not None else []
+            if stats is not None:
+                moe_stats.append(stats)
         if cache is not None:
             cache.advance(idx.size(1))
+        if logits_to_keep:
+            x = x[:, -logits_to_keep:]
         out = self.head(self.final_norm(x), targets)
         if targets is None:  # inference: no MTP heads, no auxiliary losses
             return out

@@ -32,7 +32,8 @@ class MLP(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.down(self.activation(self.up(x))))
+        y = self.down(self.activation(self.up(x)))
+        return self.dropout(y) if self.training else y  # eval: no module call (~5 us each in a decode step)
 
     @classmethod
     def param_count(cls, dim: int, hidden: int, bias: bool) -> int:
@@ -80,6 +81,12 @@ class Relu2MLP(MLP):
         return F.relu(h).square()
 
 
+def halves(h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gate and value halves of a gated MLP's hidden vector (split_with_sizes: one op where chunk costs three)."""
+    half = h.size(-1) // 2
+    return h.split_with_sizes([half, half], -1)
+
+
 @register("mlp", "swiglu")
 class SwigluMLP(MLP):
     """SwiGLU: silu(x W) * (x V), then down (Shazeer 2020, arXiv:2002.05202; Llama's MLP)."""
@@ -88,7 +95,7 @@ class SwigluMLP(MLP):
     hidden_scale = 2 / 3
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
-        gate, value = h.chunk(2, dim=-1)
+        gate, value = halves(h)
         return F.silu(gate) * value
 
 
@@ -97,7 +104,7 @@ class GegluMLP(SwigluMLP):
     """GeGLU: gelu(x W) * (x V), then down (Shazeer 2020, arXiv:2002.05202)."""
 
     def activation(self, h: torch.Tensor) -> torch.Tensor:
-        gate, value = h.chunk(2, dim=-1)
+        gate, value = halves(h)
         return F.gelu(gate) * value
 
 

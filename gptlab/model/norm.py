@@ -37,7 +37,7 @@ class RMSNorm(nn.Module):
         self._eps = torch.tensor(self.eps, dtype=torch.float32)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.device.type == "cpu":  # torch's fused CPU kernel copies and runs 3x slower than the formula
+        if x.is_cpu:  # torch's fused CPU kernel copies and runs 3x slower than the formula
             # mean(x^2) + eps as |x|^2 / d + eps: one norm and one addcmul instead of pow, mean (a sum, a
             # division and a copy of the divisor) and an addition; also faster in training (backward included)
             norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)

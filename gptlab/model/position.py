@@ -142,7 +142,7 @@ class RotaryPositions(Positions):
         cos, sin = self.cos[start:end], self.sin[start:end]
         if cos.dtype != x.dtype:
             cos, sin = cos.to(x.dtype), sin.to(x.dtype)
-        return x * cos + x.roll(x.size(-1) // 2, -1) * sin  # roll by half a head: (x1, x2) -> (x2, x1)
+        return torch.addcmul(x * cos, x.roll(x.size(-1) // 2, -1), sin)  # roll by half a head: (x1, x2) -> (x2, x1)
 
 
 # ---------------------------------------------------------------------------------- ALiBi
