@@ -27,6 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from gptlab.errors import ConfigError
+from gptlab.model.attributes import Linear, submodules
 from gptlab.model.dropout import Dropout
 from gptlab.registry import build_part, lookup, register
 
@@ -343,12 +344,14 @@ class CausalSelfAttention(nn.Module):
     Ainslie et al. 2023, arXiv:2305.13245) or MQA (one; Shazeer 2019, arXiv:1911.02150); optional
     QK-norm (Henry et al. 2020, arXiv:2010.04245)."""
 
+    qkv, proj = submodules("qkv", "proj")
+
     def __init__(self, cfg, kernel: Kernel, positions, window: int = 0):
         super().__init__()
         self.n_head, self.n_kv_head = cfg.n_head, cfg.kv_heads
         self.head_dim = cfg.d_model // cfg.n_head
-        self.qkv = nn.Linear(cfg.d_model, (self.n_head + 2 * self.n_kv_head) * self.head_dim, bias=cfg.bias)
-        self.proj = nn.Linear(self.n_head * self.head_dim, cfg.d_model, bias=cfg.bias)
+        self.qkv = Linear(cfg.d_model, (self.n_head + 2 * self.n_kv_head) * self.head_dim, bias=cfg.bias)
+        self.proj = Linear(self.n_head * self.head_dim, cfg.d_model, bias=cfg.bias)
         self.proj.is_residual_projection = True
         self.q_norm = build_part(
             "norm", cfg.qk_norm, self.head_dim, bias=cfg.bias, eps=cfg.norm_eps, key="model.qk_norm"

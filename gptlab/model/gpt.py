@@ -13,6 +13,7 @@ from torch import nn
 
 from gptlab.model import counting
 from gptlab.model.attention import CausalSelfAttention
+from gptlab.model.attributes import submodules
 from gptlab.model.cache import KVCache
 from gptlab.model.config import GPTConfig
 from gptlab.model.dropout import Dropout
@@ -27,6 +28,8 @@ class Block(nn.Module):
     """A transformer block: attention, then a feed-forward (an MLP, or a mixture of experts in the layers
     ``model.moe_layers`` names), each a residual branch with its own norm, placed before the branch
     (pre-norm) or after the sum (post-norm) as ``model.norm_placement`` says."""
+
+    attn_norm, attn, mlp_norm, mlp = submodules("attn_norm", "attn", "mlp_norm", "mlp")
 
     def __init__(self, cfg: GPTConfig, positions: nn.Module, window: int, moe: bool = False):
         super().__init__()
@@ -80,6 +83,10 @@ def _rename_legacy_keys(state_dict: dict, prefix: str, *args) -> None:
 @register("model", "gpt", GPTConfig)
 class GPT(nn.Module):
     """Decoder-only transformer language model (GPT-2 layout by default: pre-norm, learned positions, tied head)."""
+
+    token_embedding, positions, blocks, final_norm, head = submodules(
+        "token_embedding", "positions", "blocks", "final_norm", "head"
+    )
 
     def __init__(self, cfg: GPTConfig, vocab_size: int):
         super().__init__()

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gptlab.model.attributes import Linear, submodules
 from gptlab.model.dropout import Dropout
 from gptlab.registry import register
 
@@ -20,11 +21,12 @@ class MLP(nn.Module):
 
     matrices = 2
     hidden_scale = 1.0
+    up, down = submodules("up", "down")
 
     def __init__(self, dim: int, hidden: int, bias: bool = True, dropout: float = 0.0):
         super().__init__()
-        self.up = nn.Linear(dim, hidden * (self.matrices - 1), bias=bias)
-        self.down = nn.Linear(hidden, dim, bias=bias)
+        self.up = Linear(dim, hidden * (self.matrices - 1), bias=bias)
+        self.down = Linear(hidden, dim, bias=bias)
         self.down.is_residual_projection = True
         self.dropout = Dropout(dropout)
 

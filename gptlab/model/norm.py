@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from gptlab.model.attributes import parameters
 from gptlab.registry import register
 
 
@@ -26,6 +27,8 @@ class LayerNorm(nn.LayerNorm):
 class RMSNorm(nn.Module):
     """RMSNorm (Zhang & Sennrich 2019, arXiv:1910.07467): scale by the root mean square, no centering or bias;
     ``eps`` None: 1e-6."""
+
+    (weight,) = parameters("weight")
 
     def __init__(self, dim: int, bias: bool = True, eps: float | None = None):
         super().__init__()
