@@ -42,6 +42,11 @@ def parameters(*names: str) -> tuple[_Entry, ...]:
     return tuple(_Entry("_parameters", name) for name in names)
 
 
+def buffers(*names: str) -> tuple[_Entry, ...]:
+    """Class attributes for the buffers ``names``."""
+    return tuple(_Entry("_buffers", name) for name in names)
+
+
 class Linear(nn.Linear):
     """``nn.Linear`` whose ``forward`` reads its weight and bias without two failed lookups."""
 

@@ -14,6 +14,7 @@ import math
 import torch
 from torch import nn
 
+from gptlab.model.attributes import buffers
 from gptlab.registry import lookup, register
 
 
@@ -122,6 +123,7 @@ class RotaryPositions(Positions):
     (Su et al. 2021, RoFormer, arXiv:2104.09864); ``model.rope_theta``, ``model.rope_scaling``."""
 
     rotates = True
+    cos, sin = buffers("cos", "sin")
 
     def __init__(self, cfg) -> None:
         super().__init__(cfg)
@@ -138,8 +140,8 @@ class RotaryPositions(Positions):
 
     def rotate(self, x: torch.Tensor, start: int = 0) -> torch.Tensor:
         # the two halves form the (real, imaginary) pairs, as in GPT-NeoX: (x1, x2) -> (x1 cos - x2 sin, x1 sin + x2 cos)
-        end = start + x.size(-2)
-        cos, sin = self.cos[start:end], self.sin[start:end]
+        seq = x.size(-2)
+        cos, sin = self.cos.narrow(0, start, seq), self.sin.narrow(0, start, seq)
         if cos.dtype != x.dtype:
             cos, sin = cos.to(x.dtype), sin.to(x.dtype)
         return torch.addcmul(x * cos, x.roll(x.size(-1) // 2, -1), sin)  # roll by half a head: (x1, x2) -> (x2, x1)
