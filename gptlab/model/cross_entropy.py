@@ -10,7 +10,6 @@ losses, 0 where the target is ``IGNORE_INDEX``.
 
 from __future__ import annotations
 
-import functools
 import importlib.util
 
 import torch
@@ -27,18 +26,14 @@ def torch_row_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tenso
     return F.cross_entropy(logits.float(), targets, ignore_index=IGNORE_INDEX, reduction="none")
 
 
-@functools.cache
-def triton_missing() -> str:
-    """Why the triton kernel cannot run in this environment ('' when it can)."""
-    if importlib.util.find_spec("triton") is None:
-        return "the triton package is not installed"
-    return ""
+# why the triton kernel cannot run in this environment ('' when it can); found once, outside any compiled code
+TRITON_MISSING = "" if importlib.util.find_spec("triton") else "the triton package is not installed"
 
 
 @register("loss_kernel", "triton")
 def triton_row_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Two fused Triton kernels with an online-softmax normalizer (CUDA only, e.g. 3x faster at vocab 50304)."""
-    reason = triton_missing() or ("" if logits.is_cuda else f"the logits are on {logits.device.type}, not CUDA")
+    reason = TRITON_MISSING or ("" if logits.is_cuda else f"the logits are on {logits.device.type}, not CUDA")
     if reason:
         raise ConfigError(f"model.loss_kernel=triton cannot run: {reason}. Use model.loss_kernel=auto or torch.")
     from gptlab.model.triton_cross_entropy import row_losses
@@ -52,6 +47,6 @@ TRITON_MIN_VOCAB = 4096
 @register("loss_kernel", "auto")
 def auto_row_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """triton for CUDA logits of TRITON_MIN_VOCAB or more entries when triton is installed, else torch."""
-    if logits.is_cuda and logits.size(-1) >= TRITON_MIN_VOCAB and not triton_missing():
+    if logits.is_cuda and logits.size(-1) >= TRITON_MIN_VOCAB and not TRITON_MISSING:
         return triton_row_losses(logits, targets)
     return torch_row_losses(logits, targets)
