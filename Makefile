@@ -59,6 +59,9 @@ bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare
 bench-generate: install ## decode tokens/s: KV cache vs none vs transformers generate() (llama_like, CPU)
 	$(BIN)/python -m gptlab.bench.generate $(ARGS)
 
+bench-loss: install ## the cross-entropy kernels' speed, forward + backward on gpt2_small's logits (needs a CUDA GPU)
+	$(BIN)/python -m gptlab.bench.loss $(ARGS)
+
 bench-gpu: install ## gpt2_small training speed through the Trainer (needs CUDA; ARGS="--nanogpt PATH/model.py --nproc 1 2")
 	$(BIN)/python -m gptlab.bench.gpu $(ARGS)
 
@@ -69,4 +72,4 @@ clean: ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-.PHONY: help install train test test-all test-faults lint bench-cpu bench-parallel bench-data bench-attention bench-generate bench-gpu test-gpu clean
+.PHONY: help install train test test-all test-faults lint bench-cpu bench-parallel bench-data bench-attention bench-generate bench-loss bench-gpu test-gpu clean

@@ -5,6 +5,7 @@ import gptlab.distributed.compile  # noqa: F401
 import gptlab.distributed.strategy  # noqa: F401
 import gptlab.model.attention  # noqa: F401
 import gptlab.model.bigram  # noqa: F401
+import gptlab.model.cross_entropy  # noqa: F401
 import gptlab.model.gpt  # noqa: F401
 import gptlab.model.init  # noqa: F401
 import gptlab.model.mlp  # noqa: F401

@@ -41,13 +41,21 @@ def available_bytes(device: torch.device) -> int | None:
 
 def estimated_bytes(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: torch.device) -> int:
     """The dry run's estimate of training memory for the model, batch size and the dtype it trains in on
-    ``device``; the model is built on the meta device (shapes only: no memory, no initialization)."""
+    ``device``. A model class with a static ``counts(cfg, vocab_size, batch_size)`` is counted from its
+    config; any other is built on the meta device (shapes only: no memory, but its initializers run
+    through torch's reference kernels, which import the compiler stack: about 2 s at the first call)."""
     from gptlab.distributed.precision import autocast_dtype
 
-    with torch.device("meta"):
-        model = registry.build("model", model_cfg, vocab_size=vocab_size)
+    entry = registry.lookup("model", model_cfg.name)
+    counts = getattr(entry.target, "counts", None)
+    if counts is not None:
+        parameters, activations = counts(registry.to_config(entry, model_cfg), vocab_size, trainer_cfg.batch_size)
+    else:
+        with torch.device("meta"):
+            model = registry.build("model", model_cfg, vocab_size=vocab_size)
+        parameters, activations = model.num_parameters(), model.activation_elements(trainer_cfg.batch_size)
     activation_bytes = torch.finfo(autocast_dtype(trainer_cfg.dtype, device)).bits // 8
-    return counting.training_memory_bytes(model, trainer_cfg.batch_size, activation_bytes)
+    return parameters * counting.BYTES_PER_PARAMETER + activations * activation_bytes
 
 
 def check_fits(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: torch.device, refuse: bool = True) -> str:

@@ -65,6 +65,7 @@ class GPTConfig:
     embed_scale: float = 1.0
     logit_softcap: float = 0.0
     z_loss: float = 0.0
+    loss_kernel: str = "auto"  # cross-entropy code: auto (triton on CUDA), torch, triton
     loss_chunk_tokens: int = 0  # >0: head + cross-entropy over chunks of this many tokens, no full logits tensor
     dropout: float = 0.0
     bias: bool = True
@@ -136,6 +137,7 @@ class GPTConfig:
             ("mlp", "mlp"),
             ("init", "init"),
             ("attention", "attention"),
+            ("loss_kernel", "loss_kernel"),
         ):
             lookup(kind, getattr(self, key), key=f"model.{key}")
         self._check_windows()

@@ -102,7 +102,12 @@ class GPT(nn.Module):
             "norm", cfg.norm if cfg.final_norm else "none", cfg.d_model, bias=cfg.bias, eps=cfg.norm_eps
         )
         self.head = LMHead(
-            cfg.d_model, vocab_size, softcap=cfg.logit_softcap, z_loss=cfg.z_loss, chunk_tokens=cfg.loss_chunk_tokens
+            cfg.d_model,
+            vocab_size,
+            softcap=cfg.logit_softcap,
+            z_loss=cfg.z_loss,
+            chunk_tokens=cfg.loss_chunk_tokens,
+            loss_kernel=cfg.loss_kernel,
         )
         if cfg.tie_embeddings:
             self.head.weight = self.token_embedding.weight
@@ -154,6 +159,11 @@ class GPT(nn.Module):
             return out
         out = self.extra_heads(x, targets, out, self.final_norm, self.head)  # no MTP heads: out as is
         return add_moe_losses(moe_stats, out)  # dense MLPs: out as is
+
+    @staticmethod
+    def counts(cfg: GPTConfig, vocab_size: int, batch_size: int) -> tuple[int, int]:
+        """(parameters, activation elements of one batch) from the config alone, without building the model."""
+        return counting.parameter_count(cfg, vocab_size), counting.activation_elements(cfg, vocab_size, batch_size)
 
     def num_parameters(self, non_embedding: bool = False) -> int:
         """Unique parameters; ``non_embedding`` leaves out token and position embeddings."""

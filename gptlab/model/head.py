@@ -21,9 +21,17 @@ class LMHead(nn.Linear):
     logits tensor never exists, at the price of one more head matmul; the output then has no logits.
     """
 
-    def __init__(self, dim: int, vocab_size: int, softcap: float = 0.0, z_loss: float = 0.0, chunk_tokens: int = 0):
+    def __init__(
+        self,
+        dim: int,
+        vocab_size: int,
+        softcap: float = 0.0,
+        z_loss: float = 0.0,
+        chunk_tokens: int = 0,
+        loss_kernel: str = "auto",
+    ):
         super().__init__(dim, vocab_size, bias=False)
-        self.softcap, self.z_loss, self.chunk_tokens = softcap, z_loss, chunk_tokens
+        self.softcap, self.z_loss, self.chunk_tokens, self.loss_kernel = softcap, z_loss, chunk_tokens, loss_kernel
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """x @ W^T (float8 training replaces this on the instance)."""
@@ -46,7 +54,7 @@ class LMHead(nn.Linear):
         logits = self.capped(logits)
         if targets is None:
             return ModelOutput(logits)
-        lm_loss = next_token_loss(logits, targets)
+        lm_loss = next_token_loss(logits, targets, kernel=self.loss_kernel)
         if self.z_loss == 0:
             return ModelOutput(logits.detach(), lm_loss)
         kept = targets != IGNORE_INDEX

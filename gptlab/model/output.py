@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from torch.nn import functional as F
+
+from gptlab.registry import lookup
 
 IGNORE_INDEX = -100  # targets with this id (e.g. masked by the data pipeline) add nothing to any loss
 
@@ -22,8 +23,15 @@ class ModelOutput:
     metrics: dict[str, torch.Tensor] = field(default_factory=dict)  # extra scalars to log, e.g. lm_loss, z_loss
 
 
-def next_token_loss(logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
-    """Cross-entropy of ``logits`` against ``targets`` in float32; IGNORE_INDEX targets are skipped."""
-    return F.cross_entropy(
-        logits.float().flatten(0, -2), targets.flatten(), ignore_index=IGNORE_INDEX, reduction=reduction
-    )
+def next_token_loss(
+    logits: torch.Tensor, targets: torch.Tensor, reduction: str = "mean", kernel: str = "auto"
+) -> torch.Tensor:
+    """Cross-entropy of ``logits`` against ``targets``, computed in float32 by the ``loss_kernel`` named
+    ``kernel`` (:mod:`gptlab.model.cross_entropy`); IGNORE_INDEX targets are skipped. ``reduction``: ``mean``
+    over the counted targets, ``sum``, or ``none`` (one loss per target, 0 where ignored)."""
+    losses = lookup("loss_kernel", kernel, key="model.loss_kernel").target(logits.flatten(0, -2), targets.flatten())
+    if reduction == "none":
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    return losses.sum() / (targets != IGNORE_INDEX).sum().clamp(min=1)

@@ -11,6 +11,7 @@ is checked before writing, and a full disk is one :class:`gptlab.disk.DiskFullEr
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,26 @@ def save(state: dict[str, Any], path: Path) -> None:
         Path(tmp).unlink(missing_ok=True)
         if disk.is_disk_full(error) or recorder is not None and disk.is_disk_full(recorder.error):
             raise disk.disk_full_error(path, needed, what, DISK_HINT) from None  # torch hides ENOSPC
+        raise
+
+
+def copy_as(written: Path, path: Path) -> None:
+    """Make ``path`` hold the checkpoint just written to ``written`` without writing it again: a hard link
+    (a later rewrite of ``written`` replaces that name only, so ``path`` keeps this state), swapped in
+    atomically; a real copy, fsynced, where the file system has no hard links."""
+    fd, tmp = tempfile.mkstemp(prefix=disk.temp_prefix(path.name), suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        try:
+            os.link(written, tmp)
+        except OSError:
+            shutil.copyfile(written, tmp)
+            with open(tmp, "rb+") as file:
+                os.fsync(file.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
 
 

@@ -192,10 +192,14 @@ class Trainer:
             self.budget.steps = self.state.max_steps
         self.schedule = self.schedule_for(self.state.max_steps)  # spans the new length: see README, Resume
 
-    def save(self, which: str) -> None:
+    def save(self, which: str, also: str | None = None) -> None:
+        """Write the training state as checkpoint ``which``, and as ``also`` too (a link, not a second write)."""
         state = self.state_dict()
         if self.world.is_main:
-            checkpoint.save(state, checkpoint.checkpoint_path(self.run_dir, which))
+            path = checkpoint.checkpoint_path(self.run_dir, which)
+            checkpoint.save(state, path)
+            if also is not None:
+                checkpoint.copy_as(path, checkpoint.checkpoint_path(self.run_dir, also))
         self.world.barrier()
 
     # ------------------------------------------------------------------------------ steps
@@ -370,10 +374,10 @@ class Trainer:
                         f"step {step:>6}/{state.max_steps} | train loss {loss_value:.4f} | val loss "
                         f"{final['val_loss']:.4f} | val bpb {final['val_bpb']:.4f} | {describe(speed, cfg.fp8)}",
                     )
-                    if final["val_loss"] < state.best_val_loss:
+                    improved = final["val_loss"] < state.best_val_loss
+                    if improved:
                         state.best_val_loss = final["val_loss"]
-                        self.save(checkpoint.BEST)
-                    self.save(checkpoint.LAST)
+                    self.save(checkpoint.LAST, also=checkpoint.BEST if improved else None)
                     record.update(self.check_target(final["val_loss"], progress))
                 if main:
                     self.loggers.log(step, record)

@@ -17,7 +17,7 @@ from tests.helpers import MACBETH, REPO, TINY, train_cli
 pytestmark = pytest.mark.slow
 
 RUN = [*TINY, *MACBETH, "trainer.max_steps=20", "trainer.eval_every=5", "trainer.samples=0", "trainer.threads=1"]
-SAVES_PER_RUN = 8  # best.pt and last.pt at steps 5, 10, 15, 20 (best only while the val loss falls)
+SAVES_PER_RUN = 4  # last.pt at steps 5, 10, 15, 20 (best.pt is a link to it while the val loss falls: no write)
 TIMING_KEYS = {"tokens_per_s", "train_time_s", "time_s", "step_ms", "mfu", "peak_memory_gib"}  # speed, not training
 ONCE_PER_START = ("budget_", "flops_per_token")  # the budget is logged again in a resumed run's first record
 
@@ -43,7 +43,7 @@ def reference(tmp_path_factory):
 def test_a_kill_mid_write_loses_nothing(tmp_path, reference, seed):
     expected, size = reference
     rng = random.Random(seed)
-    kill_save, kill_byte = rng.randrange(2, SAVES_PER_RUN - 1), rng.randrange(1, size)
+    kill_save, kill_byte = rng.randrange(2, SAVES_PER_RUN + 1), rng.randrange(1, size)
     run_dir = tmp_path / "run"
     killed = subprocess.run(
         [sys.executable, str(REPO / "tests/faults/kill_during_save.py"), str(kill_save), str(kill_byte), str(run_dir)]

@@ -34,3 +34,15 @@ def test_find_prefers_best_then_last(tmp_path):
     checkpoint.save({"step": 1}, checkpoint.checkpoint_path(tmp_path, checkpoint.BEST))
     assert checkpoint.find(tmp_path).name == "best.pt"
     assert checkpoint.find(tmp_path, prefer="last.pt").name == "last.pt"
+
+
+def test_copy_as_keeps_the_state_when_the_original_is_rewritten(tmp_path):
+    last = checkpoint.checkpoint_path(tmp_path, checkpoint.LAST)
+    best = checkpoint.checkpoint_path(tmp_path, checkpoint.BEST)
+    checkpoint.save({"step": 5}, last)
+    checkpoint.copy_as(last, best)
+    checkpoint.save({"step": 10}, last)  # a later step: last.pt is replaced, best.pt keeps step 5
+    assert checkpoint.load(best)["step"] == 5 and checkpoint.load(last)["step"] == 10
+    checkpoint.copy_as(last, best)
+    assert checkpoint.load(best)["step"] == 10
+    assert sorted(p.name for p in last.parent.iterdir()) == ["best.pt", "last.pt"], "no temp file is left behind"
