@@ -55,7 +55,7 @@ def estimated_bytes(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: t
             model = registry.build("model", model_cfg, vocab_size=vocab_size)
         parameters, activations = model.num_parameters(), model.activation_elements(trainer_cfg.batch_size)
     activation_bytes = torch.finfo(autocast_dtype(trainer_cfg.dtype, device)).bits // 8
-    return parameters * counting.BYTES_PER_PARAMETER + activations * activation_bytes
+    return counting.memory_bytes(parameters, activations, activation_bytes)
 
 
 def check_fits(model_cfg: Any, trainer_cfg: Any, vocab_size: int, device: torch.device, refuse: bool = True) -> str:

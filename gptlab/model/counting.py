@@ -64,9 +64,14 @@ def activation_elements(cfg, vocab_size: int, batch_size: int) -> int:
     return int(cfg.n_layer * per_layer + 2 * tokens * vocab_size)
 
 
+def memory_bytes(parameters: int, activation_elements: int, activation_bytes: int = 4) -> int:
+    """Weights, gradients and AdamW state in float32, plus ``activation_elements`` of ``activation_bytes`` each."""
+    return parameters * BYTES_PER_PARAMETER + activation_elements * activation_bytes
+
+
 def training_memory_bytes(model, batch_size: int, activation_bytes: int = 4) -> int:
-    """Weights, gradients and AdamW state in float32, plus the activations of one micro-batch."""
-    return model.num_parameters() * BYTES_PER_PARAMETER + model.activation_elements(batch_size) * activation_bytes
+    """:func:`memory_bytes` of a built model for one micro-batch of ``batch_size``."""
+    return memory_bytes(model.num_parameters(), model.activation_elements(batch_size), activation_bytes)
 
 
 def summary(model, batch_size: int, activation_bytes: int = 4) -> str:
