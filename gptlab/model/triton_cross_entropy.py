@@ -25,7 +25,7 @@ WARPS = 8
 
 
 @triton.jit
-def _forward_kernel(
+def _cross_entropy_forward_kernel(
     logits_ptr, logits_row_stride, targets_ptr, losses_ptr, lse_ptr, n_cols, ignore_index, BLOCK: tl.constexpr
 ):
     row = tl.program_id(0).to(tl.int64)
@@ -49,7 +49,7 @@ def _forward_kernel(
 
 
 @triton.jit
-def _backward_kernel(
+def _cross_entropy_backward_kernel(
     logits_ptr,
     logits_row_stride,
     targets_ptr,
@@ -82,7 +82,7 @@ def cross_entropy_forward(logits: torch.Tensor, targets: torch.Tensor) -> tuple[
     rows, cols = logits.shape
     losses = torch.empty(rows, dtype=torch.float32, device=logits.device)
     lse = torch.empty(rows, dtype=torch.float32, device=logits.device)
-    wrap_triton(_forward_kernel)[(rows,)](
+    wrap_triton(_cross_entropy_forward_kernel)[(rows,)](
         logits, logits.stride(0), targets, losses, lse, cols, IGNORE_INDEX, BLOCK=BLOCK, num_warps=WARPS
     )
     return losses, lse
@@ -95,7 +95,7 @@ def cross_entropy_backward(
     """The gradient of ``sum(grad_losses * losses)`` with respect to ``logits``, in the logits' dtype."""
     rows, cols = logits.shape
     grad = torch.empty_like(logits)
-    wrap_triton(_backward_kernel)[(rows,)](
+    wrap_triton(_cross_entropy_backward_kernel)[(rows,)](
         logits,
         logits.stride(0),
         targets,
