@@ -1,7 +1,9 @@
-"""Helpers for the tests: Hydra composition and the real CLI in a subprocess."""
+"""Helpers for the tests: Hydra composition, and the real CLI in a subprocess or in this process."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -44,3 +46,37 @@ def run_cli(module: str, args: list[str], cwd: Path, env: dict | None = None, ti
 
 def train_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 300):
     return run_cli("gptlab.train", args, cwd, env, timeout)
+
+
+def train_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``gptlab-train ARGS`` run in this process exactly as its console script runs it (``gptlab.cli.train``
+    with the arguments in ``sys.argv``), from ``cwd`` with ``env`` added to the environment; returns what
+    :func:`run_cli` returns. No interpreter start and no imports: seconds less than a subprocess, for tests
+    that check what a run writes or says, not how a process starts or dies. Argv, cwd and environment are
+    restored afterwards; an exception other than an exit propagates (where a subprocess would print a traceback).
+    """
+    from gptlab.cli import train
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_argv, saved_cwd = sys.argv, os.getcwd()
+    saved_env = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    sys.argv = ["gptlab-train", *args]
+    code = 0
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                train()
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    finally:
+        GlobalHydra.instance().clear()
+        os.chdir(saved_cwd)
+        sys.argv = saved_argv
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(["gptlab-train", *args], code, out.getvalue(), err.getvalue())

@@ -14,7 +14,7 @@ from gptlab.errors import ConfigError
 from gptlab.finetune.config import finetune_config
 from gptlab.logger import RunContext
 from gptlab.model import counting
-from tests.helpers import MACBETH, compose_config, train_cli
+from tests.helpers import MACBETH, compose_config, train_in_process
 
 
 def group_options() -> list[tuple[str, str]]:
@@ -132,13 +132,12 @@ def test_cross_field_errors(overrides, message):
 
 
 def _error_run(args: list[str], tmp_path: Path) -> str:
-    result = train_cli(args, cwd=tmp_path)
+    result = train_in_process(args, cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     return " ".join(result.stderr.split())
 
 
-@pytest.mark.slow
 def test_misspelled_key_names_closest_keys(tmp_path):
     err = _error_run(["model.n_layre=4"], tmp_path)
     assert "Unknown config key 'model.n_layre'" in err and "Did you mean model.n_layer" in err
@@ -147,7 +146,6 @@ def test_misspelled_key_names_closest_keys(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
-@pytest.mark.slow
 def test_unknown_component_lists_valid_names(tmp_path):
     err = _error_run(["model.norm=rmsnorn", "hydra.run.dir=" + str(tmp_path / "run")], tmp_path)
     assert "Unknown norm 'rmsnorn' at model.norm" in err and "Valid norm names: layernorm" in err

@@ -1,4 +1,5 @@
-"""The ``gptlab-train`` entrypoint end to end, in subprocesses, on tiny models."""
+"""The ``gptlab-train`` entrypoint end to end on tiny models: runs in subprocesses; the refusals of bad input
+in this process (the same ``gptlab.cli.train`` the console script calls, seconds cheaper per case)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import torch
 import yaml
 
 from gptlab.logger.jsonl import read_metrics
-from tests.helpers import MACBETH, TINY, run_cli, train_cli
+from tests.helpers import MACBETH, TINY, run_cli, train_cli, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -182,7 +183,7 @@ def test_bad_input_gets_one_paragraph_error(tmp_path, setup, args, message):
         (tmp_path / "blocker").write_text("a file, not a folder")
     elif setup == "text":
         (tmp_path / "short.txt").write_text("x" * 400)
-    result = train_cli([*TINY, *args], cwd=tmp_path)
+    result = train_in_process([*TINY, *args], cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
     assert message in " ".join(result.stderr.split())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from gptlab.logger.jsonl import read_metrics
-from tests.helpers import MACBETH, TINY, run_cli, train_cli
+from tests.helpers import MACBETH, TINY, run_cli, train_cli, train_in_process
 
 COMMON = [
     *TINY,
@@ -60,5 +60,5 @@ def test_two_process_ddp_resumes_from_rank_zeros_checkpoint(tmp_path):
 
 
 def test_a_data_parallel_strategy_needs_torchrun(tmp_path):
-    result = train_cli([*COMMON, "trainer.strategy=ddp"], cwd=tmp_path)
+    result = train_in_process([*COMMON, "trainer.strategy=ddp"], cwd=tmp_path)
     assert result.returncode == 2 and "torchrun --nproc_per_node=2" in result.stderr

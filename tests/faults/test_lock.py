@@ -9,7 +9,7 @@ from gptlab.logger.jsonl import read_metrics
 from gptlab.run.lock import LOCK_FILE
 from gptlab.trainer import checkpoint
 from tests.faults.live import LiveRun, plugin_env, stall_args
-from tests.helpers import MACBETH, TINY, train_cli
+from tests.helpers import MACBETH, TINY, train_cli, train_in_process
 
 SHORT = [*TINY, *MACBETH, "trainer.max_steps=10", "trainer.eval_every=5", "trainer.samples=0"]
 
@@ -18,7 +18,7 @@ def test_a_second_run_into_a_live_runs_dir_is_refused(tmp_path):
     env, run = plugin_env(tmp_path), tmp_path / "run"
     live = LiveRun([*SHORT, *stall_args(tmp_path, at_step=5), f"hydra.run.dir={run}"], tmp_path, env)
     live.wait_for_file(tmp_path / "stalled")
-    second = train_cli([*SHORT, "trainer.resume=true", f"hydra.run.dir={run}"], cwd=tmp_path)
+    second = train_in_process([*SHORT, "trainer.resume=true", f"hydra.run.dir={run}"], cwd=tmp_path)
     assert second.returncode == 2, second.stdout + second.stderr
     message = " ".join(second.stderr.split())
     assert f"is in use by another run (pid {live.process.pid} on host {socket.gethostname()}" in message

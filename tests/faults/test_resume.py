@@ -8,7 +8,7 @@ import pytest
 from gptlab.config import resolve
 from gptlab.logger.jsonl import read_metrics
 from gptlab.schedule import linear
-from tests.helpers import MACBETH, TINY, compose_config, train_cli
+from tests.helpers import MACBETH, TINY, compose_config, train_in_process
 
 BASE = [*TINY, *MACBETH, "trainer.max_steps=10", "trainer.eval_every=5", "trainer.samples=0"]
 
@@ -19,11 +19,13 @@ def snapshot(run_dir) -> dict[str, bytes]:
 
 def test_resume_with_another_config_is_refused_and_rewrites_nothing(tmp_path):
     run = tmp_path / "run"
-    first = train_cli([*BASE, f"hydra.run.dir={run}"], cwd=tmp_path)
+    first = train_in_process([*BASE, f"hydra.run.dir={run}"], cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     before = snapshot(run)
     assert {".hydra/config.yaml", ".hydra/overrides.yaml", "checkpoints/last.pt"} <= before.keys()
-    refused = train_cli(["--resume", str(run), "model.d_model=48", "optimizer=adamw", "trainer.max_steps=20"], tmp_path)
+    refused = train_in_process(
+        ["--resume", str(run), "model.d_model=48", "optimizer=adamw", "trainer.max_steps=20"], tmp_path
+    )
     assert refused.returncode == 2, refused.stdout + refused.stderr
     message = " ".join(refused.stderr.split())
     assert "Traceback" not in refused.stderr and "\n\n" not in refused.stderr.strip(), "one paragraph"
@@ -32,7 +34,7 @@ def test_resume_with_another_config_is_refused_and_rewrites_nothing(tmp_path):
     assert "optimizer.lr" not in message, "a swapped component is one difference"
     assert "max_steps" not in message.split("Resume with")[0], "trainer.max_steps may change"
     # the old way, without the run's own overrides, is refused too and points to --resume
-    bare = train_cli(["trainer.resume=true", f"hydra.run.dir={run}"], tmp_path)
+    bare = train_in_process(["trainer.resume=true", f"hydra.run.dir={run}"], tmp_path)
     assert bare.returncode == 2 and "model.n_layer: 1 in the checkpoint, 2 now" in " ".join(bare.stderr.split())
     assert f"--resume {run}" in " ".join(bare.stderr.split())
     assert snapshot(run) == before, "a refused start rewrites nothing in the run dir"
@@ -41,8 +43,8 @@ def test_resume_with_another_config_is_refused_and_rewrites_nothing(tmp_path):
 def test_extending_max_steps_on_resume_trains_the_extra_steps(tmp_path):
     run = tmp_path / "run"
     common = [*BASE, "trainer.max_steps=20", "trainer.log_every=1", f"hydra.run.dir={run}"]
-    assert train_cli(common, cwd=tmp_path).returncode == 0
-    extended = train_cli(["--resume", str(run), "trainer.max_steps=30"], cwd=tmp_path)
+    assert train_in_process(common, cwd=tmp_path).returncode == 0
+    extended = train_in_process(["--resume", str(run), "trainer.max_steps=30"], cwd=tmp_path)
     assert extended.returncode == 0, extended.stdout + extended.stderr
     assert "at step 20; trains to step 30" in extended.stdout
     records = read_metrics(run / "metrics.jsonl")
