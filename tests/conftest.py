@@ -47,13 +47,14 @@ def _registry():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A run dir of a tiny model trained 6 steps on Macbeth by the real ``gptlab-train`` (shared: read it, never write)."""
-    from tests.helpers import MACBETH, TINY, train_cli
+    """A run dir of a tiny model trained 6 steps on Macbeth by the real ``gptlab-train`` (its console function,
+    in this process: tests/helpers.py train_in_process) (shared: read it, never write)."""
+    from tests.helpers import MACBETH, TINY, train_in_process
 
     run = tmp_path_factory.mktemp("tiny-run") / "run"
     env = {"GPTLAB_CACHE_DIR": str(tmp_path_factory.getbasetemp() / "cache"), "WANDB_MODE": "disabled"}
     args = [*TINY, *MACBETH, "trainer.max_steps=6", "trainer.eval_every=6", "trainer.samples=0", f"hydra.run.dir={run}"]
-    result = train_cli(args, cwd=run.parent, env=env)
+    result = train_in_process(args, cwd=run.parent, env=env)
     assert result.returncode == 0, result.stderr
     return run
 

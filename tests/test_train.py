@@ -1,4 +1,4 @@
-"""The ``gptlab-train`` entrypoint end to end on tiny models: runs in subprocesses; the refusals of bad input
+"""The ``gptlab-train`` entrypoint end to end on tiny models: runs and sampling in subprocesses; the refusals
 in this process (the same ``gptlab.cli.train`` the console script calls, seconds cheaper per case)."""
 
 from __future__ import annotations
@@ -88,9 +88,9 @@ def test_existing_checkpoint_needs_resume_flag(tmp_path):
         "trainer.samples=0",
         f"hydra.run.dir={tmp_path / 'run'}",
     ]
-    _ok(train_cli(args, cwd=tmp_path))
+    _ok(train_in_process(args, cwd=tmp_path))
     before = (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes()
-    result = train_cli(args, cwd=tmp_path)
+    result = train_in_process(args, cwd=tmp_path)
     assert result.returncode == 2 and "trainer.resume=true" in result.stderr
     assert (tmp_path / "run" / "checkpoints" / "last.pt").read_bytes() == before
 
@@ -121,21 +121,8 @@ def test_multirun_runs_each_job_in_its_own_dir(tmp_path):
     assert (sweep / "multirun.yaml").exists()
 
 
-def test_sample_from_saved_run(tmp_path):
-    run = tmp_path / "run"
-    _ok(
-        train_cli(
-            [
-                *TINY,
-                *MACBETH,
-                "trainer.max_steps=20",
-                "trainer.eval_every=10",
-                "trainer.samples=0",
-                f"hydra.run.dir={run}",
-            ],
-            cwd=tmp_path,
-        )
-    )
+def test_sample_from_saved_run(tiny_run, tmp_path):
+    run = tiny_run
     args = [
         str(run),
         "--prompt",

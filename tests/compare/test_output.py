@@ -11,7 +11,7 @@ from rich.console import Console
 
 from gptlab.compare.cli import compare
 from gptlab.compare.curves import draw_group
-from tests.helpers import MACBETH, TINY, run_cli, train_cli
+from tests.helpers import MACBETH, TINY, run_cli, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def one_eval_run(tmp_path_factory):
     """A 10-step run evaluated once (at its end): shorter than the sweep's 20 steps."""
     root = tmp_path_factory.mktemp("one_eval")
     args = [*TINY, *MACBETH, "trainer.max_steps=10", "trainer.eval_every=10", "trainer.samples=0"]
-    result = train_cli([*args, "optimizer.lr=3e-3", f"hydra.run.dir={root / 'run'}"], cwd=root)
+    result = train_in_process([*args, "optimizer.lr=3e-3", f"hydra.run.dir={root / 'run'}"], cwd=root)
     assert result.returncode == 0, result.stderr
     return root / "run"
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from gptlab.hf import to_hf, to_transformers
 from gptlab.tokenizer.byte import ByteTokenizer, ByteTokenizerConfig
-from tests.helpers import MACBETH, TINY, run_cli, train_cli
+from tests.helpers import MACBETH, TINY, run_cli, train_in_process
 from tests.hf.conftest import TEXT, assert_same_greedy_tokens, max_logit_difference, tiny_gptlab, tokens
 
 LLAMA = {"norm": "rmsnorm", "pos": "rope", "mlp": "swiglu", "bias": False}
@@ -107,7 +107,7 @@ def llama_run(tmp_path_factory):
     """A real (two-step) training run of a Llama-shaped model with a trained BPE tokenizer."""
     run_dir = tmp_path_factory.mktemp("run")
     llama = ["model.norm=rmsnorm", "model.pos=rope", "model.mlp=swiglu", "model.bias=false", "model.n_kv_head=1"]
-    result = train_cli(
+    result = train_in_process(
         [
             *TINY,
             *MACBETH,

@@ -10,10 +10,10 @@ from tests.model.conftest import _one_thread  # noqa: F401 - autouse fixture sha
 @pytest.fixture(scope="session")
 def gptlab_run(tmp_path_factory):
     """A tiny gptlab run trained for a few steps, with the chat template's tokens declared; its run dir."""
-    from tests.helpers import MACBETH, REPO, TINY, train_cli
+    from tests.helpers import MACBETH, REPO, TINY, train_in_process
 
     run_dir = tmp_path_factory.mktemp("runs") / "tiny-chat"
-    done = train_cli(
+    done = train_in_process(
         [
             *TINY,
             *MACBETH,
