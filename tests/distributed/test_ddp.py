@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from gptlab.logger.jsonl import read_metrics
 from tests.helpers import MACBETH, TINY, run_cli, train_cli, train_in_process
 
@@ -31,15 +33,18 @@ def _ok(result):
     return result
 
 
-def test_two_process_ddp_matches_one_process_at_the_same_global_batch(tmp_path):
+@pytest.mark.slow
+def test_two_process_ddp_matches_one_process_and_resumes_from_rank_zeros_checkpoint(tmp_path):
+    """One test, so that the uninterrupted 2-process run (3 interpreters) serves both comparisons."""
     single = tmp_path / "single"
     _ok(train_cli([*COMMON, "trainer.batch_size=8", f"hydra.run.dir={single}"], cwd=tmp_path, env=SINGLE_THREAD))
     (tmp_path / "ddp").mkdir()
-    _ok(torchrun([*COMMON, "trainer.batch_size=4"], cwd=tmp_path / "ddp"))
+    _ok(torchrun([*COMMON, "trainer.batch_size=4"], cwd=tmp_path / "ddp"))  # trainer.strategy=auto: ddp
 
     run_dirs = [p.parent for p in (tmp_path / "ddp" / "outputs").glob("*/*/.hydra")]
     assert len(run_dirs) == 1, f"the ranks split into {run_dirs}"
-    expected, got = read_metrics(single / "metrics.jsonl"), read_metrics(run_dirs[0] / "metrics.jsonl")
+    full = run_dirs[0]
+    expected, got = read_metrics(single / "metrics.jsonl"), read_metrics(full / "metrics.jsonl")
     assert [r["step"] for r in got] == [r["step"] for r in expected]  # rank 0 alone wrote, once per step
     for a, b in zip(expected, got):
         assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-4), (a, b)
@@ -47,11 +52,9 @@ def test_two_process_ddp_matches_one_process_at_the_same_global_batch(tmp_path):
         if "val_loss" in a:
             assert math.isclose(a["val_loss"], b["val_loss"], rel_tol=1e-4), (a, b)
 
-
-def test_two_process_ddp_resumes_from_rank_zeros_checkpoint(tmp_path):
-    full, split = tmp_path / "full", tmp_path / "split"
+    # every rank resumes from rank 0's checkpoint: stopped at step 4 and resumed, the run ends as the full one
+    split = tmp_path / "split"
     common = [*COMMON, "trainer.batch_size=4", "trainer.strategy=ddp"]
-    _ok(torchrun([*common, f"hydra.run.dir={full}"], cwd=tmp_path))
     _ok(torchrun([*common, "trainer.stop_at_step=4", f"hydra.run.dir={split}"], cwd=tmp_path))
     _ok(torchrun([*common, "trainer.resume=true", f"hydra.run.dir={split}"], cwd=tmp_path))
     a, b = read_metrics(full / "metrics.jsonl"), read_metrics(split / "metrics.jsonl")
