@@ -14,7 +14,7 @@ from gptlab.compare.stats import t_quantile
 from gptlab.errors import DataError
 from gptlab.logger.jsonl import read_metrics
 from tests.compare.conftest import LRS, SEEDS
-from tests.helpers import MACBETH, TINY, run_cli, train_cli
+from tests.helpers import MACBETH, TINY, run_cli, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def test_table_matches_metrics_files(tiny_sweep, tmp_path):
 def test_unfinished_run_and_different_budget_are_flagged(tiny_sweep, tmp_path):
     stopped = tmp_path / "stopped"
     args = [*TINY, *MACBETH, "trainer.max_steps=20", "trainer.eval_every=10", "trainer.stop_at_step=10"]
-    result = train_cli([*args, "optimizer.lr=3e-3", "seed=0", f"hydra.run.dir={stopped}"], cwd=tmp_path)
+    result = train_in_process([*args, "optimizer.lr=3e-3", "seed=0", f"hydra.run.dir={stopped}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = compare([tiny_sweep, stopped], tmp_path / "out", align="tokens", console=Console(record=True, width=200))
     runs = {run.path: run for group in out.groups for run in group.runs}
