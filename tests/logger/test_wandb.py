@@ -207,7 +207,7 @@ def test_offline_run_logs_config_and_metrics(tmp_path, monkeypatch):
     "api_key",
     [
         None,  # wandb refuses to start without credentials (UsageError, at once)
-        "local-" + "0" * 40,  # a key, but nothing listens at the server: init times out after 5 s
+        "local-" + "0" * 40,  # a key, but nothing listens at the server: init times out after 2 s
     ],
     ids=["no-api-key", "unreachable-server"],
 )
@@ -216,7 +216,7 @@ def test_wandb_failure_does_not_stop_training(tmp_path, monkeypatch, api_key):
     env = {**isolated_wandb_env(tmp_path, monkeypatch), "WANDB_BASE_URL": "http://127.0.0.1:9"}
     if api_key:
         env["WANDB_API_KEY"] = api_key
-    args = [*RUN, f"hydra.run.dir={run_dir}", "logger.mode=online", "logger.init_timeout=5"]
+    args = [*RUN, f"hydra.run.dir={run_dir}", "logger.mode=online", "logger.init_timeout=2"]
     result = train_cli(args, cwd=tmp_path, env=env, timeout=120)
     check_ok(result)
     assert "wandb could not start" in result.stderr, result.stderr  # the failure path was taken
