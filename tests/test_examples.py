@@ -6,9 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers import REPO
 
 
+@pytest.mark.slow
 def test_python_api_example_trains_loads_and_samples(tmp_path):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     result = subprocess.run(

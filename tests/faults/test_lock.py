@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import socket
 
+import pytest
+
 from gptlab.logger.jsonl import read_metrics
 from gptlab.run.lock import LOCK_FILE
 from gptlab.trainer import checkpoint
@@ -14,6 +16,7 @@ from tests.helpers import MACBETH, TINY, train_cli, train_in_process
 SHORT = [*TINY, *MACBETH, "trainer.max_steps=10", "trainer.eval_every=5", "trainer.samples=0"]
 
 
+@pytest.mark.slow
 def test_a_second_run_into_a_live_runs_dir_is_refused(tmp_path):
     env, run = plugin_env(tmp_path), tmp_path / "run"
     live = LiveRun([*SHORT, *stall_args(tmp_path, at_step=5), f"hydra.run.dir={run}"], tmp_path, env)
@@ -29,6 +32,7 @@ def test_a_second_run_into_a_live_runs_dir_is_refused(tmp_path):
     assert not (run / LOCK_FILE).exists()
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_killed_run_is_reclaimed(tmp_path):
     env, run = plugin_env(tmp_path), tmp_path / "run"
     live = LiveRun([*SHORT, *stall_args(tmp_path, at_step=5), f"hydra.run.dir={run}"], tmp_path, env)

@@ -25,6 +25,7 @@ def last_step(run_dir) -> int:
     return checkpoint.load(checkpoint.checkpoint_path(run_dir))["step"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGUSR1])
 def test_a_stop_signal_saves_a_checkpoint_and_exits_with_its_code(tmp_path, signum):
     env, run = plugin_env(tmp_path), tmp_path / "run"
@@ -49,6 +50,7 @@ def test_a_stop_signal_saves_a_checkpoint_and_exits_with_its_code(tmp_path, sign
     assert [r["step"] for r in read_metrics(run / "metrics.jsonl")] == [5, 10, 15]
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once_keeping_the_last_checkpoint(tmp_path):
     run = tmp_path / "run"
     args = [*LONG, "trainer.eval_every=5", *stall_args(tmp_path, at_step=10), f"hydra.run.dir={run}"]
@@ -63,6 +65,7 @@ def test_a_second_ctrl_c_exits_at_once_keeping_the_last_checkpoint(tmp_path):
     assert not list((run / "checkpoints").glob("*.tmp")) and not (run / "run.lock").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_start_up_exits_without_a_traceback(tmp_path):
     run = tmp_path / "run"
     live = LiveRun([*LONG, *stall_args(tmp_path, at_step=0), f"hydra.run.dir={run}"], tmp_path, plugin_env(tmp_path))
@@ -73,6 +76,7 @@ def test_ctrl_c_during_start_up_exits_without_a_traceback(tmp_path):
     assert not (run / "checkpoints").exists() and not (run / "run.lock").exists()
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_whole_sweep(tmp_path):
     sweep = tmp_path / "sweep"
     args = ["-m", *LONG, "seed=1,2", *stall_args(tmp_path, at_step=5), f"hydra.sweep.dir={sweep}"]

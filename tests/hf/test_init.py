@@ -16,6 +16,7 @@ LLAMA.update({"num_key_value_heads": 2, "max_position_embeddings": 256, "head_di
 STILL = ["optimizer=sgd", "optimizer.lr=1e-9", "optimizer.momentum=0.0"]  # steps that leave the weights as loaded
 
 
+@pytest.mark.slow
 def test_training_from_a_hugging_face_folder_starts_from_its_weights_and_exports_back(
     tmp_path, hf_tokenizer_dir, capsys
 ):

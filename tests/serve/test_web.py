@@ -46,6 +46,7 @@ def test_chat_page_streams_a_reply(hf_folder, tmp_path, browser):
         assert page.locator("#stop").is_disabled() and not page.locator("#send").is_disabled()
 
 
+@pytest.mark.slow
 def test_runs_page_shows_a_training_run_its_growing_curve_and_opens_a_chat_with_it(hf_folder, tmp_path, browser):
     outputs = tmp_path / "outputs"
     run_dir = outputs / "tiny-run"
