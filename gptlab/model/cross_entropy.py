@@ -50,3 +50,10 @@ def auto_row_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     if logits.is_cuda and logits.size(-1) >= TRITON_MIN_VOCAB and not TRITON_MISSING:
         return triton_row_losses(logits, targets)
     return torch_row_losses(logits, targets)
+
+
+def picks_triton(kernel: str, device: torch.device, vocab_size: int) -> bool:
+    """Whether the loss kernel named ``kernel`` runs the Triton kernels for logits of this device and width."""
+    if TRITON_MISSING or device.type != "cuda":
+        return False
+    return kernel == "triton" or (kernel == "auto" and vocab_size >= TRITON_MIN_VOCAB)

@@ -7,7 +7,8 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
-from gptlab.model.output import IGNORE_INDEX, ModelOutput, next_token_loss
+from gptlab.model.float8_head import fits_float8, float8_linear_cross_entropy
+from gptlab.model.output import IGNORE_INDEX, ModelOutput, next_token_loss, reduce_losses
 
 
 class LMHead(nn.Linear):
@@ -33,6 +34,8 @@ class LMHead(nn.Linear):
         super().__init__(dim, vocab_size, bias=False)
         self.softcap, self.z_loss, self.chunk_tokens, self.loss_kernel = softcap, z_loss, chunk_tokens, loss_kernel
 
+    float8_loss = False  # set by float8 training (gptlab/distributed/fp8.py) where the fused float8 head applies
+
     def project(self, x: torch.Tensor) -> torch.Tensor:
         """x @ W^T (float8 training replaces this on the instance)."""
         return F.linear(x, self.weight)
@@ -43,6 +46,9 @@ class LMHead(nn.Linear):
     def forward(self, x: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:
         if targets is not None and self.chunk_tokens:
             return self.chunked_loss(x, targets)
+        if targets is not None and self.float8_loss and fits_float8(x, self.weight):
+            logits, losses = float8_linear_cross_entropy(x, self.weight, targets)
+            return ModelOutput(logits, reduce_losses(losses, targets))
         return self.output(self.project(x), targets)
 
     def output(self, logits: torch.Tensor, targets: torch.Tensor | None = None) -> ModelOutput:

@@ -30,6 +30,11 @@ def next_token_loss(
     ``kernel`` (:mod:`gptlab.model.cross_entropy`); IGNORE_INDEX targets are skipped. ``reduction``: ``mean``
     over the counted targets, ``sum``, or ``none`` (one loss per target, 0 where ignored)."""
     losses = lookup("loss_kernel", kernel, key="model.loss_kernel").target(logits.flatten(0, -2), targets.flatten())
+    return reduce_losses(losses, targets, reduction)
+
+
+def reduce_losses(losses: torch.Tensor, targets: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Per-target ``losses`` (0 where ignored) reduced as ``next_token_loss`` reduces them."""
     if reduction == "none":
         return losses
     if reduction == "sum":
