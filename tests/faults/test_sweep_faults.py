@@ -17,7 +17,7 @@ import pytest
 
 from gptlab.logger.jsonl import METRICS_FILE
 from gptlab.sweep.status import STATUS_FILE
-from tests.helpers import MACBETH, REPO, TINY, train_cli
+from tests.helpers import MACBETH, REPO, TINY, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -65,7 +65,7 @@ def test_bad_configs_fail_alone_and_a_rerun_completes_only_the_killed_job(tmp_pa
     assert status(sweep / str(KILLED))["status"] == "running", "killed mid-run: never marked finished"
     finished = {job: (sweep / str(job) / METRICS_FILE).read_bytes() for job in GOOD}
 
-    again = train_cli(command, tmp_path, timeout=600)
+    again = train_in_process(command, tmp_path)  # in this process: the rerun is not what is killed
     assert again.returncode == 1, "the bad configs fail again, so the sweep exits non-zero"
     assert "Traceback" not in again.stderr
     for job in GOOD:
