@@ -48,26 +48,29 @@ def train_cli(args: list[str], cwd: Path, env: dict | None = None, timeout: int 
     return run_cli("gptlab.train", args, cwd, env, timeout)
 
 
-def train_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``gptlab-train ARGS`` run in this process exactly as its console script runs it (``gptlab.cli.train``
-    with the arguments in ``sys.argv``), from ``cwd`` with ``env`` added to the environment; returns what
-    :func:`run_cli` returns. No interpreter start and no imports: seconds less than a subprocess, for tests
-    that check what a run writes or says, not how a process starts or dies. Argv, cwd and environment are
-    restored afterwards; an exception other than an exit propagates (where a subprocess would print a traceback).
+def run_in_process(module: str, args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``python -m <module> <args>`` run in this process: the module's ``main()`` with the arguments in
+    ``sys.argv`` (for gptlab.train, ``gptlab.cli.train``, as its ``__main__`` block and console script run it),
+    from ``cwd`` with ``env`` added to the environment; returns what :func:`run_cli` returns. No interpreter
+    start and no imports: seconds less than a subprocess, for tests that check what a command writes or
+    says, not how a process starts or dies. Argv, cwd and environment are restored afterwards; an exception
+    other than an exit propagates (where a subprocess would print a traceback and exit 1).
     """
-    from gptlab.cli import train
+    import importlib
 
+    command = importlib.import_module("gptlab.cli").train if module == "gptlab.train" else None
+    command = command or importlib.import_module(module).main
     out, err = io.StringIO(), io.StringIO()
     saved_argv, saved_cwd = sys.argv, os.getcwd()
     saved_env = {key: os.environ.get(key) for key in env or {}}
     os.environ.update(env or {})
-    sys.argv = ["gptlab-train", *args]
+    sys.argv = [module, *args]
     code = 0
     try:
         os.chdir(cwd)
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                train()
+                command()
             except SystemExit as exit_:
                 code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     finally:
@@ -79,4 +82,9 @@ def train_in_process(args: list[str], cwd: Path, env: dict | None = None) -> sub
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    return subprocess.CompletedProcess(["gptlab-train", *args], code, out.getvalue(), err.getvalue())
+    return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
+
+
+def train_in_process(args: list[str], cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``gptlab-train ARGS`` in this process (see :func:`run_in_process`)."""
+    return run_in_process("gptlab.train", args, cwd, env)

@@ -12,11 +12,11 @@ import torch
 from gptlab.logger.jsonl import read_metrics
 from gptlab.model.output import ModelOutput
 from gptlab.trainer.evaluate import evaluate
-from tests.helpers import run_cli
+from tests.helpers import run_in_process
 
 
 def _eval(args, cwd):
-    return run_cli("gptlab.eval", [str(a) for a in args], cwd=cwd)
+    return run_in_process("gptlab.eval", [str(a) for a in args], cwd=cwd)
 
 
 def test_eval_of_a_run_repeats_its_last_evaluation(tiny_run, tmp_path):

@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from gptlab.logger.jsonl import read_metrics
-from tests.helpers import MACBETH, TINY, run_cli, train_cli, train_in_process
+from tests.helpers import MACBETH, TINY, run_cli, run_in_process, train_cli, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -179,7 +179,7 @@ def test_bad_input_gets_one_paragraph_error(tmp_path, setup, args, message):
 
 def test_sample_without_checkpoint_explains(tmp_path):
     (tmp_path / "run").mkdir()
-    result = run_cli("gptlab.sample", [str(tmp_path / "run")], cwd=tmp_path)
+    result = run_in_process("gptlab.sample", [str(tmp_path / "run")], cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "has no checkpoint" in " ".join(result.stderr.split())
 

@@ -14,7 +14,7 @@ from gptlab.finetune import grpo
 from gptlab.finetune.init_from import BaseRun
 from gptlab.train import train
 from tests.finetune.helpers import QUICK, one_thread
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_in_process
 
 ARITHMETIC = ["data=arithmetic", "data.problems=2000", "tokenizer=char"]
 TINY = ["model.n_layer=1", "model.n_head=2", "model.d_model=32", "model.block_size=16"]
@@ -70,6 +70,6 @@ def test_grpo_needs_a_base_run_and_checkable_problems(arithmetic_run, qa_path, t
 
 
 def test_the_grpo_command_reports_bad_input_and_exits_2(tmp_path):
-    result = run_cli("gptlab.finetune.grpo", ["+experiment=grpo", f"hydra.run.dir={tmp_path / 'run'}"], REPO)
+    result = run_in_process("gptlab.finetune.grpo", ["+experiment=grpo", f"hydra.run.dir={tmp_path / 'run'}"], REPO)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "GRPO starts from a fine-tuned run: set trainer.init_from" in result.stderr

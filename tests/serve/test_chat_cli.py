@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import REPO, run_cli
+from tests.helpers import REPO, run_in_process
 
 
 def free_port() -> int:
@@ -85,10 +85,12 @@ def test_history_outgrowing_the_context_is_trimmed_with_a_notice(served):
 
 
 def test_an_unreachable_endpoint_is_a_clear_error(tmp_path):
-    done = run_cli("gptlab.chat", ["--model", f"http://127.0.0.1:{free_port()}/v1", "--timeout", "2"], cwd=tmp_path)
+    done = run_in_process(
+        "gptlab.chat", ["--model", f"http://127.0.0.1:{free_port()}/v1", "--timeout", "2"], cwd=tmp_path
+    )
     assert done.returncode == 2 and "Cannot reach" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_an_unknown_run_dir_is_a_clear_error(tmp_path):
-    done = run_cli("gptlab.chat", ["--model", str(tmp_path / "no-such-run")], cwd=tmp_path)
+    done = run_in_process("gptlab.chat", ["--model", str(tmp_path / "no-such-run")], cwd=tmp_path)
     assert done.returncode == 2 and "does not exist" in done.stderr and "Traceback" not in done.stderr
