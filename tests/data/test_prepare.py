@@ -13,7 +13,7 @@ from gptlab.data.cache import load
 from gptlab.data.text import TextConfig, TextFiles
 from gptlab.errors import DataError
 from gptlab.prepare import prepare_from_overrides
-from tests.helpers import run_cli
+from tests.helpers import run_in_process
 
 
 def _shards(directory, split):
@@ -52,7 +52,7 @@ def test_parallel_sharded_build_equals_the_serial_one(jsonl_file, tmp_path, monk
 def test_cli_prints_throughput_and_train_reuses_the_cache(text_file, tmp_path, monkeypatch, capsys):
     args = ["data=text", f"data.path={text_file}", "tokenizer=byte", "data.token_dtype=uint32"]
     monkeypatch.setenv("GPTLAB_CACHE_DIR", str(tmp_path / "cache"))
-    first = run_cli("gptlab.prepare", args, tmp_path)
+    first = run_in_process("gptlab.prepare", args, tmp_path)
     assert first.returncode == 0, first.stderr
     assert "MB/s" in first.stdout and "uint32" in first.stdout
     directory = prepare_from_overrides(args)

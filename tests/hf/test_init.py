@@ -8,7 +8,7 @@ import torch
 from gptlab.errors import GptlabError
 from gptlab.hf import init_from, load_run
 from gptlab.train import train
-from tests.helpers import MACBETH, TINY, compose_config, train_cli
+from tests.helpers import MACBETH, TINY, compose_config, train_in_process
 from tests.hf.conftest import max_logit_difference, save_hf_model, tokens
 
 LLAMA = {"hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4}
@@ -16,7 +16,6 @@ LLAMA.update({"num_key_value_heads": 2, "max_position_embeddings": 256, "head_di
 STILL = ["optimizer=sgd", "optimizer.lr=1e-9", "optimizer.momentum=0.0"]  # steps that leave the weights as loaded
 
 
-@pytest.mark.slow
 def test_training_from_a_hugging_face_folder_starts_from_its_weights_and_exports_back(
     tmp_path, hf_tokenizer_dir, capsys
 ):
@@ -29,7 +28,7 @@ def test_training_from_a_hugging_face_folder_starts_from_its_weights_and_exports
     run_dir = tmp_path / "run"
     overrides = [*TINY, *MACBETH, *STILL, "trainer.max_steps=2", "trainer.eval_every=2", "trainer.samples=0"]
     overrides += ["trainer.device=cpu", "logger=none", f"trainer.init_from=hf:{tmp_path / 'hf'}"]
-    result = train_cli([*overrides, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
+    result = train_in_process([*overrides, f"hydra.run.dir={run_dir}"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"init_from: hf:{tmp_path / 'hf'}" in result.stdout
 

@@ -5,7 +5,7 @@ from gptlab.data.text import TextConfig, TextFiles
 from gptlab.errors import ConfigError
 from gptlab.sample import parse_args, sample
 from gptlab.tokenizer.bpe import BPEConfig, BPETokenizer
-from tests.helpers import TINY, train_cli
+from tests.helpers import TINY, train_in_process
 
 
 def test_trains_to_the_configured_vocab_size_on_the_training_split_only(text_file):
@@ -34,7 +34,7 @@ def test_train_and_sample_with_bpe(text_file, tmp_path):
     run = tmp_path / "run"
     args = [*TINY, "data=text", f"data.path={text_file}", "tokenizer=bpe", "tokenizer.vocab_size=300"]
     args += ["trainer.max_steps=4", "trainer.eval_every=4", "trainer.samples=0", f"hydra.run.dir={run}"]
-    trained = train_cli(args, cwd=tmp_path)
+    trained = train_in_process(args, cwd=tmp_path)
     assert trained.returncode == 0, trained.stderr
     assert "vocab 300" in trained.stdout and "MB/s" in trained.stdout
     (text,) = sample(parse_args([str(run), "--prompt", "MACBETH:", "--max-new-tokens", "20"]))  # gptlab-sample
