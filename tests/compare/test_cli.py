@@ -14,7 +14,7 @@ from gptlab.compare.stats import t_quantile
 from gptlab.errors import DataError
 from gptlab.logger.jsonl import read_metrics
 from tests.compare.conftest import LRS, SEEDS
-from tests.helpers import MACBETH, TINY, run_cli, train_in_process
+from tests.helpers import MACBETH, TINY, run_in_process, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -86,7 +86,7 @@ def test_unfinished_run_and_different_budget_are_flagged(tiny_sweep, tmp_path):
 def test_console_script_reports_bad_paths(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    result = run_cli("gptlab.compare.cli", [str(empty)], cwd=tmp_path)
+    result = run_in_process("gptlab.compare.cli", [str(empty)], cwd=tmp_path)
     assert result.returncode == 2 and "holds no run dirs" in result.stderr
     with pytest.raises(DataError, match="not a folder"):
         compare([tmp_path / "missing"], tmp_path / "out")

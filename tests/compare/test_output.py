@@ -11,7 +11,7 @@ from rich.console import Console
 
 from gptlab.compare.cli import compare
 from gptlab.compare.curves import draw_group
-from tests.helpers import MACBETH, TINY, run_cli, train_in_process
+from tests.helpers import MACBETH, TINY, run_cli, run_in_process, train_in_process
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +37,15 @@ def test_piped_table_keeps_every_value_whole(tiny_sweep, tmp_path):
 
 
 def test_csv_and_markdown_formats(tiny_sweep, tmp_path):
-    as_csv = run_cli("gptlab.compare.cli", [str(tiny_sweep), "--format", "csv", "--out", str(tmp_path / "a")], tmp_path)
+    args = [str(tiny_sweep), "--format", "csv", "--out", str(tmp_path / "a")]
+    as_csv = run_in_process("gptlab.compare.cli", args, tmp_path)  # the piped table: a subprocess, above
     assert as_csv.returncode == 0, as_csv.stderr
     rows = list(csv.reader(io.StringIO(as_csv.stdout)))
     assert rows[0][:3] == ["optimizer.lr", "n", "val bpb (mean)"] and len(rows) == 3, "header + one row per lr"
     assert all(row[1] == "2" and float(row[2]) > 0 for row in rows[1:])
     assert "report:" in as_csv.stderr, "notes and the report line go to stderr, the CSV alone to stdout"
     assert (tmp_path / "a" / "table.csv").read_text() == as_csv.stdout
-    markdown = run_cli(
+    markdown = run_in_process(
         "gptlab.compare.cli", [str(tiny_sweep), "--format", "markdown", "--out", str(tmp_path / "b")], tmp_path
     )
     lines = markdown.stdout.splitlines()
