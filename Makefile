@@ -62,7 +62,7 @@ bench-data: install ## tokenization MB/s and loader batches/s on tinyshakespeare
 bench-generate: install ## decode tokens/s: KV cache vs none vs transformers generate() (llama_like, CPU)
 	$(BIN)/python -m gptlab.bench.generate $(ARGS)
 
-bench-loss: install ## the cross-entropy kernels' speed, forward + backward on gpt2_small's logits (needs a CUDA GPU)
+bench-loss: install ## the cross-entropy kernels and the LM head + loss (bf16, torchao float8, fused float8), forward + backward at gpt2_small's shape (needs a CUDA GPU)
 	$(BIN)/python -m gptlab.bench.loss $(ARGS)
 
 bench-gpu: install ## gpt2_small training speed through the Trainer (needs CUDA; ARGS="--nanogpt PATH/model.py --nproc 1 2")

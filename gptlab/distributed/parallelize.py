@@ -37,7 +37,9 @@ class PreparedModel:
         dtype = f"{self.dtype}".removeprefix("torch.") + (
             " autocast" if self.dtype != torch.float32 else " (no autocast)"
         )
+        fused = getattr(getattr(self.model, "head", None), "float8_loss", False)
         fp8 = f", float8 in {self.fp8_layers} linear layers" if self.fp8_layers else ""
+        fp8 += " (the head fused with the loss's backward)" if fused else ""
         return f"fast path: {dtype}{fp8}, compile={self.compile}, {where}"
 
 
