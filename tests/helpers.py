@@ -58,8 +58,10 @@ def run_in_process(module: str, args: list[str], cwd: Path, env: dict | None = N
     """
     import importlib
 
-    command = importlib.import_module("gptlab.cli").train if module == "gptlab.train" else None
-    command = command or importlib.import_module(module).main
+    if module == "gptlab.train":
+        command = importlib.import_module("gptlab.cli").train
+    else:
+        command = importlib.import_module(module).main
     out, err = io.StringIO(), io.StringIO()
     saved_argv, saved_cwd = sys.argv, os.getcwd()
     saved_env = {key: os.environ.get(key) for key in env or {}}

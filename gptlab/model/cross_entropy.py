@@ -47,7 +47,7 @@ TRITON_MIN_VOCAB = 4096
 @register("loss_kernel", "auto")
 def auto_row_losses(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """triton for CUDA logits of TRITON_MIN_VOCAB or more entries when triton is installed, else torch."""
-    if logits.is_cuda and logits.size(-1) >= TRITON_MIN_VOCAB and not TRITON_MISSING:
+    if picks_triton("auto", logits.device, logits.size(-1)):
         return triton_row_losses(logits, targets)
     return torch_row_losses(logits, targets)
 

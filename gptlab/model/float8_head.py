@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from gptlab.model.cross_entropy import torch_row_losses
 from gptlab.model.output import IGNORE_INDEX
 
 INPUT_FLOAT8 = torch.float8_e4m3fn  # input and weight
@@ -40,10 +41,7 @@ def to_float8(tensor: torch.Tensor, dtype: torch.dtype) -> tuple[torch.Tensor, t
 
 def reference_losses(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-row losses (0 where ignored) and log-normalizers: the Triton forward kernel's result, in torch."""
-    lse = logits.float().logsumexp(-1)
-    kept = targets != IGNORE_INDEX
-    target_logits = logits.float().gather(1, torch.where(kept, targets, 0)[:, None]).squeeze(1)
-    return torch.where(kept, lse - target_logits, 0.0), lse
+    return torch_row_losses(logits, targets), logits.float().logsumexp(-1)
 
 
 def reference_float8_gradient(
